@@ -1,0 +1,87 @@
+//! Typed errors for every fallible operation of the crate.
+
+/// Result alias used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong when configuring, clustering or training.
+///
+/// Bad user input always comes back as one of these variants, never as a panic.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration field is out of its valid range.
+    #[error("invalid configuration: `{field}` {reason}")]
+    InvalidConfig {
+        /// The offending field.
+        field: &'static str,
+        /// Why the value is rejected.
+        reason: String,
+    },
+    /// A data set or tensor that must hold at least one row is empty.
+    #[error("{what} is empty")]
+    Empty {
+        /// What was empty.
+        what: &'static str,
+    },
+    /// Fewer points than clusters were given to k-means.
+    #[error("cannot form {k} clusters from {points} points")]
+    TooFewPoints {
+        /// Requested number of clusters.
+        k: usize,
+        /// Points available.
+        points: usize,
+    },
+    /// Two tensors or arrays that must agree in one dimension do not.
+    #[error("dimension mismatch for {what}: expected {expected}, got {got}")]
+    DimensionMismatch {
+        /// What was compared.
+        what: &'static str,
+        /// Expected size.
+        expected: usize,
+        /// Size found.
+        got: usize,
+    },
+    /// NaN or infinite values were found where finite numbers are required.
+    #[error("{what} contains NaN or infinite values")]
+    NonFinite {
+        /// Where the values were found.
+        what: &'static str,
+    },
+    /// A class label is outside `0..k`.
+    #[error("label {label} is out of range for {k} classes")]
+    LabelOutOfRange {
+        /// The offending label.
+        label: i64,
+        /// Number of classes.
+        k: usize,
+    },
+    /// Supervised conditioning was asked for but the batch carried no labels.
+    #[error("supervised conditioning needs ground-truth labels with every batch")]
+    MissingLabels,
+    /// A loss became NaN or infinite: training diverged.
+    #[error("training diverged at iteration {iteration}: {what} is not finite")]
+    Diverged {
+        /// Iteration whose loss was read.
+        iteration: usize,
+        /// Which loss.
+        what: &'static str,
+    },
+    /// A device read-back failed.
+    #[error("reading a tensor from the device failed: {0}")]
+    Device(String),
+    /// Reading or writing a file failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A JSON document could not be written or read.
+    #[error("JSON error: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl Error {
+    pub(crate) fn config(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidConfig {
+            field,
+            reason: reason.into(),
+        }
+    }
+}

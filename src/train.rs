@@ -1,0 +1,439 @@
+//! The training loop: one discriminator step then one generator step per iteration, with the
+//! conditioning labels supplied by a [`LabelMode`].
+
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::activation::log_sigmoid;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::host;
+use crate::model::{ConditionalGenerator, Discriminator};
+use crate::rng::{SeededRng, int_tensor, normal_tensor, seeded};
+use crate::selfcond::{ReclusterReport, SelfCondConfig, SelfConditioner};
+
+/// Where the class labels of a batch come from. All four run through the same trainer, so the
+/// baselines differ from the method in the labels only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LabelMode {
+    /// Clusters of the discriminator's features (the method).
+    #[default]
+    SelfConditioned,
+    /// Ground-truth labels carried by each batch.
+    Supervised,
+    /// A single class: the plain GAN baseline (`k` must be 1).
+    Unconditional,
+    /// Labels drawn uniformly at random, unrelated to the data.
+    Random,
+}
+
+impl std::str::FromStr for LabelMode {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "selfcond" | "self_conditioned" => Ok(Self::SelfConditioned),
+            "supervised" => Ok(Self::Supervised),
+            "unconditional" => Ok(Self::Unconditional),
+            "random" => Ok(Self::Random),
+            other => Err(Error::config(
+                "labels",
+                format!("`{other}` is not one of selfcond, supervised, unconditional, random"),
+            )),
+        }
+    }
+}
+
+/// Optimisation settings. Defaults are the paper's 2D settings.
+#[derive(Config, Debug)]
+pub struct TrainConfig {
+    /// Clustering settings; `selfcond.k` is the number of classes in every mode.
+    pub selfcond: SelfCondConfig,
+    /// Label source.
+    #[config(default = "LabelMode::SelfConditioned")]
+    pub labels: LabelMode,
+    /// Adam learning rate of both networks.
+    #[config(default = 1e-4)]
+    pub learning_rate: f64,
+    /// Adam beta 1.
+    #[config(default = 0.8)]
+    pub beta1: f32,
+    /// Adam beta 2.
+    #[config(default = 0.999)]
+    pub beta2: f32,
+    /// Adam epsilon (PyTorch's default; Burn's own default is 1e-5).
+    #[config(default = 1e-8)]
+    pub epsilon: f32,
+    /// Losses are read back (a device synchronisation) every this many iterations.
+    #[config(default = 100)]
+    pub log_every: usize,
+    /// Seed of the trainer's stream (latents, random labels, k-means).
+    #[config(default = 0)]
+    pub seed: u64,
+}
+
+impl TrainConfig {
+    /// Rejects settings that cannot train.
+    pub fn check(&self) -> Result<()> {
+        self.selfcond.check()?;
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(Error::config(
+                "learning_rate",
+                "must be finite and positive",
+            ));
+        }
+        for (field, beta) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if !(0.0..1.0).contains(&beta) {
+                return Err(Error::config(field, "must lie in [0, 1)"));
+            }
+        }
+        if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
+            return Err(Error::config("epsilon", "must be finite and positive"));
+        }
+        if self.log_every == 0 {
+            return Err(Error::config("log_every", "must be at least 1"));
+        }
+        if self.labels == LabelMode::Unconditional && self.selfcond.k != 1 {
+            return Err(Error::config(
+                "selfcond.k",
+                "must be 1 for unconditional training",
+            ));
+        }
+        Ok(())
+    }
+
+    fn adam(&self) -> ModuleOptimizer {
+        AdamConfig::new()
+            .with_beta_1(self.beta1)
+            .with_beta_2(self.beta2)
+            .with_epsilon(self.epsilon)
+            .init()
+    }
+}
+
+/// One batch of real data.
+#[derive(Debug, Clone)]
+pub struct Batch<const R: usize> {
+    /// Samples `[B, ...]` on the training (autodiff) device.
+    pub samples: Tensor<R>,
+    /// Ground-truth classes, needed by [`LabelMode::Supervised`] only.
+    pub labels: Option<Vec<i64>>,
+}
+
+/// Supplies real batches to [`Trainer::fit`].
+pub trait BatchSource<const R: usize> {
+    /// The next batch, on `device`.
+    fn next_batch(&mut self, device: &Device) -> Result<Batch<R>>;
+}
+
+/// Losses read back from the device.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Losses {
+    /// Discriminator loss (real + fake BCE).
+    pub discriminator: f64,
+    /// Generator loss (non-saturating).
+    pub generator: f64,
+}
+
+/// What one training iteration did.
+#[derive(Debug, Clone)]
+pub struct StepStats {
+    /// Iterations completed, this one included.
+    pub iteration: usize,
+    /// Losses of this iteration, when it was a logging iteration.
+    pub losses: Option<Losses>,
+    /// The refit that ran before this iteration, if any.
+    pub recluster: Option<ReclusterReport>,
+}
+
+/// Hooks called by [`Trainer::fit`]; the library never prints, observers decide.
+pub trait TrainObserver {
+    /// After every iteration.
+    fn on_step(&mut self, _stats: &StepStats) {}
+}
+
+impl TrainObserver for () {}
+
+/// Holds G, D, their optimisers and the label source, and runs the GAN game.
+pub struct Trainer<G, M, const R: usize> {
+    generator: G,
+    discriminator: M,
+    optim_g: ModuleOptimizer,
+    optim_d: ModuleOptimizer,
+    conditioner: Option<SelfConditioner<M, R>>,
+    config: TrainConfig,
+    rng: SeededRng,
+    iteration: usize,
+}
+
+impl<G, M, const R: usize> Trainer<G, M, R>
+where
+    G: ConditionalGenerator<R>,
+    M: Discriminator<R>,
+{
+    /// Builds a trainer. Both networks must live on an autodiff device. Self-conditioning
+    /// needs `clustering_set`, on which the first clustering runs now; its report is returned.
+    pub fn new(
+        config: TrainConfig,
+        generator: G,
+        discriminator: M,
+        clustering_set: Option<Tensor<R>>,
+    ) -> Result<(Self, Option<ReclusterReport>)> {
+        config.check()?;
+        let k = config.selfcond.k;
+        for (what, got) in [
+            ("generator classes vs k", generator.num_classes()),
+            ("discriminator classes vs k", discriminator.num_classes()),
+        ] {
+            if got != k {
+                return Err(Error::DimensionMismatch {
+                    what,
+                    expected: k,
+                    got,
+                });
+            }
+        }
+        let mut rng = seeded(config.seed);
+        let (conditioner, report) = match config.labels {
+            LabelMode::SelfConditioned => {
+                let set = clustering_set.ok_or(Error::Empty {
+                    what: "clustering set (required for self-conditioning)",
+                })?;
+                let (c, r) =
+                    SelfConditioner::new(config.selfcond.clone(), set, &discriminator, &mut rng)?;
+                (Some(c), Some(r))
+            }
+            _ => (None, None),
+        };
+        Ok((
+            Self {
+                generator,
+                discriminator,
+                optim_g: config.adam(),
+                optim_d: config.adam(),
+                conditioner,
+                config,
+                rng,
+                iteration: 0,
+            },
+            report,
+        ))
+    }
+
+    /// Iterations completed.
+    pub fn iteration(&self) -> usize {
+        self.iteration
+    }
+
+    /// The generator being trained.
+    pub fn generator(&self) -> &G {
+        &self.generator
+    }
+
+    /// The discriminator being trained.
+    pub fn discriminator(&self) -> &M {
+        &self.discriminator
+    }
+
+    /// The self-conditioner, in [`LabelMode::SelfConditioned`].
+    pub fn conditioner(&self) -> Option<&SelfConditioner<M, R>> {
+        self.conditioner.as_ref()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// One iteration: refit if due, label the batch, one D step, one G step.
+    pub fn step(&mut self, batch: Batch<R>) -> Result<StepStats> {
+        let recluster = match &mut self.conditioner {
+            Some(c) if c.is_due(self.iteration) => {
+                Some(c.recluster(&self.discriminator, self.iteration, &mut self.rng)?)
+            }
+            _ => None,
+        };
+
+        let real = batch.samples;
+        let size = real.dims()[0];
+        if size == 0 {
+            return Err(Error::Empty { what: "batch" });
+        }
+        let device = real.device();
+        let classes = self.batch_classes(&real, batch.labels, &device)?;
+        let d_loss = self.discriminator_step(real, classes.clone());
+        let g_loss = self.generator_step(classes);
+
+        self.iteration += 1;
+        let losses = if self.iteration % self.config.log_every == 0 {
+            Some(self.read_losses(d_loss, g_loss)?)
+        } else {
+            None
+        };
+        Ok(StepStats {
+            iteration: self.iteration,
+            losses,
+            recluster,
+        })
+    }
+
+    /// One discriminator update on `real` and a detached fake batch, both conditioned on
+    /// `classes`. Returns the loss (not read back). The generator's parameters are untouched.
+    pub fn discriminator_step(&mut self, real: Tensor<R>, classes: Tensor<1, Int>) -> Tensor<1> {
+        let size = real.dims()[0];
+        let z = normal_tensor(
+            &mut self.rng,
+            size,
+            self.generator.latent_dim(),
+            &real.device(),
+        );
+        let fake = self.generator.forward(z, classes.clone()).detach();
+        let d_real = self.discriminator.forward(real, classes.clone());
+        let d_fake = self.discriminator.forward(fake, classes);
+        let loss = -log_sigmoid(d_real).mean() - log_sigmoid(-d_fake).mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &self.discriminator);
+        self.discriminator =
+            self.optim_d
+                .step(self.config.learning_rate, self.discriminator.clone(), grads);
+        loss
+    }
+
+    /// One generator update with the non-saturating loss on a fresh fake batch conditioned on
+    /// `classes`. Returns the loss (not read back). The discriminator's parameters are untouched.
+    pub fn generator_step(&mut self, classes: Tensor<1, Int>) -> Tensor<1> {
+        let size = classes.dims()[0];
+        let device = classes.device();
+        let z = normal_tensor(&mut self.rng, size, self.generator.latent_dim(), &device);
+        let fake = self.generator.forward(z, classes.clone());
+        let loss = -log_sigmoid(self.discriminator.forward(fake, classes)).mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
+        self.generator =
+            self.optim_g
+                .step(self.config.learning_rate, self.generator.clone(), grads);
+        loss
+    }
+
+    /// Classes of a batch under the configured [`LabelMode`], on the batch's device.
+    pub fn classes_for(&mut self, batch: &Batch<R>) -> Result<Tensor<1, Int>> {
+        let device = batch.samples.device();
+        self.batch_classes(&batch.samples, batch.labels.clone(), &device)
+    }
+
+    /// Runs `iterations` steps on batches from `source`, calling `observer` after each.
+    pub fn fit<S: BatchSource<R>>(
+        &mut self,
+        source: &mut S,
+        iterations: usize,
+        observer: &mut impl TrainObserver,
+    ) -> Result<()> {
+        let device = self
+            .generator
+            .devices()
+            .first()
+            .cloned()
+            .unwrap_or_default();
+        for _ in 0..iterations {
+            let batch = source.next_batch(&device)?;
+            let stats = self.step(batch)?;
+            observer.on_step(&stats);
+        }
+        Ok(())
+    }
+
+    /// `n` class labels for sampling, drawn as training draws them: the empirical cluster
+    /// distribution when self-conditioned, uniform otherwise.
+    pub fn sample_classes(&mut self, n: usize) -> Vec<i64> {
+        match &self.conditioner {
+            Some(c) => c.sample_labels(n, &mut self.rng),
+            None => {
+                let k = self.config.selfcond.k;
+                (0..n)
+                    .map(|_| rand::Rng::random_range(&mut self.rng, 0..k) as i64)
+                    .collect()
+            }
+        }
+    }
+
+    /// Generates one sample per class in `classes`, in inference mode, `chunk` at a time.
+    /// Returns samples on the inference (non-autodiff) device.
+    pub fn generate(&mut self, classes: &[i64], chunk: usize) -> Result<Tensor<R>> {
+        let generator = self.generator.valid();
+        let device = generator.devices().first().cloned().unwrap_or_default();
+        let k = self.config.selfcond.k;
+        check_labels(classes, k)?;
+        let parts: Vec<Tensor<R>> = classes
+            .chunks(chunk.max(1))
+            .map(|part| {
+                let z = normal_tensor(&mut self.rng, part.len(), generator.latent_dim(), &device);
+                generator.forward(z, int_tensor(part.to_vec(), &device))
+            })
+            .collect();
+        if parts.is_empty() {
+            return Err(Error::Empty { what: "classes" });
+        }
+        Ok(Tensor::cat(parts, 0))
+    }
+
+    fn batch_classes(
+        &mut self,
+        real: &Tensor<R>,
+        truth: Option<Vec<i64>>,
+        device: &Device,
+    ) -> Result<Tensor<1, Int>> {
+        let size = real.dims()[0];
+        let k = self.config.selfcond.k;
+        let host_labels = match self.config.labels {
+            LabelMode::SelfConditioned => {
+                let conditioner = self.conditioner.as_ref().ok_or(Error::Empty {
+                    what: "self-conditioner",
+                })?;
+                return Ok(conditioner.labels(real.clone()));
+            }
+            LabelMode::Supervised => {
+                let labels = truth.ok_or(Error::MissingLabels)?;
+                if labels.len() != size {
+                    return Err(Error::DimensionMismatch {
+                        what: "labels vs batch size",
+                        expected: size,
+                        got: labels.len(),
+                    });
+                }
+                check_labels(&labels, k)?;
+                labels
+            }
+            LabelMode::Unconditional => vec![0; size],
+            LabelMode::Random => (0..size)
+                .map(|_| rand::Rng::random_range(&mut self.rng, 0..k) as i64)
+                .collect(),
+        };
+        Ok(int_tensor(host_labels, device))
+    }
+
+    fn read_losses(&self, d_loss: Tensor<1>, g_loss: Tensor<1>) -> Result<Losses> {
+        let discriminator = host::scalar(d_loss.detach())?;
+        let generator = host::scalar(g_loss.detach())?;
+        for (what, value) in [
+            ("discriminator loss", discriminator),
+            ("generator loss", generator),
+        ] {
+            if !value.is_finite() {
+                return Err(Error::Diverged {
+                    iteration: self.iteration,
+                    what,
+                });
+            }
+        }
+        Ok(Losses {
+            discriminator,
+            generator,
+        })
+    }
+}
+
+fn check_labels(labels: &[i64], k: usize) -> Result<()> {
+    match labels.iter().find(|&&l| l < 0 || l as usize >= k) {
+        Some(&label) => Err(Error::LabelOutOfRange { label, k }),
+        None => Ok(()),
+    }
+}

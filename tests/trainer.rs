@@ -1,0 +1,171 @@
+//! The trainer: isolation of the two updates, determinism, label modes and bad input.
+
+use burn::prelude::*;
+use selfcond_gan::data::{GaussianMixture2d, Toy2dDataset};
+use selfcond_gan::host::parameter_values;
+use selfcond_gan::model::{Toy2dDiscriminator, Toy2dGenerator, Toy2dModelConfig};
+use selfcond_gan::rng::stream;
+use selfcond_gan::{BatchSource, Error, LabelMode, SelfCondConfig, TrainConfig, Trainer};
+
+type Toy = Trainer<Toy2dGenerator, Toy2dDiscriminator, 2>;
+
+fn device() -> Device {
+    Device::default().autodiff()
+}
+
+fn ring_data(seed: u64) -> Toy2dDataset {
+    Toy2dDataset::new(
+        GaussianMixture2d::ring(2.0).unwrap(),
+        2_000,
+        32,
+        &mut stream(seed, 0),
+        stream(seed, 1),
+    )
+    .unwrap()
+}
+
+fn trainer(labels: LabelMode, k: usize, seed: u64) -> (Toy, Toy2dDataset) {
+    let device = device();
+    let data = ring_data(seed);
+    let models = Toy2dModelConfig::new(k)
+        .with_generator_width(24)
+        .with_maxout_units(12);
+    let mut init = stream(seed, 2);
+    let g = models.init_generator(&mut init, &device).unwrap();
+    let d = models.init_discriminator(&mut init, &device).unwrap();
+    let config = TrainConfig::new(SelfCondConfig::new(k).with_recluster_every(3))
+        .with_labels(labels)
+        .with_log_every(2)
+        .with_seed(seed);
+    let set = data.head_tensor(400, &device);
+    let (t, _) = Trainer::new(config, g, d, Some(set)).unwrap();
+    (t, data)
+}
+
+#[test]
+fn discriminator_step_leaves_generator_bit_identical_and_vice_versa() {
+    let (mut t, mut data) = trainer(LabelMode::SelfConditioned, 8, 1);
+    let batch = data.next_batch(&device()).unwrap();
+    let classes = t.classes_for(&batch).unwrap();
+
+    let g0 = parameter_values(t.generator()).unwrap();
+    let d0 = parameter_values(t.discriminator()).unwrap();
+    t.discriminator_step(batch.samples, classes.clone());
+    let g1 = parameter_values(t.generator()).unwrap();
+    let d1 = parameter_values(t.discriminator()).unwrap();
+    assert_eq!(g0, g1, "a D step must not touch G");
+    assert_ne!(d0, d1, "a D step must move D");
+
+    t.generator_step(classes);
+    let g2 = parameter_values(t.generator()).unwrap();
+    let d2 = parameter_values(t.discriminator()).unwrap();
+    assert_eq!(d1, d2, "a G step must not touch D");
+    assert_ne!(g1, g2, "a G step must move G");
+}
+
+#[test]
+fn same_seed_gives_the_same_run() {
+    let run = |seed| {
+        let (mut t, mut data) = trainer(LabelMode::SelfConditioned, 8, seed);
+        let mut losses = Vec::new();
+        let mut reports = Vec::new();
+        for _ in 0..7 {
+            let batch = data.next_batch(&device()).unwrap();
+            let stats = t.step(batch).unwrap();
+            losses.extend(stats.losses.map(|l| (l.discriminator, l.generator)));
+            reports.extend(stats.recluster.map(|r| (r.iteration, r.sizes)));
+        }
+        (parameter_values(t.generator()).unwrap(), losses, reports)
+    };
+    let (a, la, ra) = run(5);
+    let (b, lb, rb) = run(5);
+    assert_eq!(a, b);
+    assert_eq!(la, lb);
+    assert_eq!(la.len(), 3, "losses are read every 2 iterations");
+    assert_eq!(ra, rb);
+    assert_eq!(
+        ra.iter().map(|r| r.0).collect::<Vec<_>>(),
+        vec![3, 6],
+        "refits every 3 iterations"
+    );
+    let (c, _, _) = run(6);
+    assert_ne!(a, c, "another seed gives another run");
+}
+
+#[test]
+fn every_label_mode_trains() {
+    for (mode, k) in [
+        (LabelMode::SelfConditioned, 8),
+        (LabelMode::Supervised, 8),
+        (LabelMode::Unconditional, 1),
+        (LabelMode::Random, 5),
+    ] {
+        let (mut t, mut data) = trainer(mode, k, 2);
+        t.fit(&mut data, 4, &mut ()).unwrap();
+        assert_eq!(t.iteration(), 4);
+        let classes = t.sample_classes(64);
+        assert!(
+            classes.iter().all(|&c| (0..k as i64).contains(&c)),
+            "{mode:?}"
+        );
+        let points = t.generate(&classes, 25).unwrap();
+        assert_eq!(points.dims(), [64, 2]);
+    }
+}
+
+#[test]
+fn bad_input_gets_typed_errors() {
+    let (mut t, mut data) = trainer(LabelMode::Supervised, 8, 3);
+    let mut batch = data.next_batch(&device()).unwrap();
+    batch.labels.as_mut().unwrap()[0] = 8;
+    assert!(matches!(
+        t.step(batch.clone()),
+        Err(Error::LabelOutOfRange { label: 8, k: 8 })
+    ));
+    batch.labels = None;
+    assert!(matches!(t.step(batch), Err(Error::MissingLabels)));
+    assert!(matches!(
+        t.generate(&[0, -1], 4),
+        Err(Error::LabelOutOfRange { label: -1, .. })
+    ));
+
+    let device = device();
+    let models = Toy2dModelConfig::new(8);
+    let mut init = stream(0, 2);
+    let g = models.init_generator(&mut init, &device).unwrap();
+    let d = models.init_discriminator(&mut init, &device).unwrap();
+    let base = || TrainConfig::new(SelfCondConfig::new(8));
+    let cases = [
+        (base().with_learning_rate(-1.0), "learning_rate"),
+        (base().with_beta1(1.0), "beta1"),
+        (base().with_labels(LabelMode::Unconditional), "selfcond.k"),
+        (
+            TrainConfig::new(SelfCondConfig::new(8).with_recluster_every(0)),
+            "recluster_every",
+        ),
+        (TrainConfig::new(SelfCondConfig::new(0)), "k"),
+    ];
+    for (config, field) in cases {
+        match Trainer::new(config, g.clone(), d.clone(), None) {
+            Err(Error::InvalidConfig { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("expected an invalid `{field}`, got {:?}", other.err()),
+        }
+    }
+    // k larger than the clustering set, and a head of the wrong width.
+    let small = data.head_tensor(5, &device);
+    assert!(matches!(
+        Trainer::new(base(), g.clone(), d.clone(), Some(small)),
+        Err(Error::TooFewPoints { k: 8, points: 5 })
+    ));
+    assert!(matches!(
+        Trainer::new(TrainConfig::new(SelfCondConfig::new(4)), g, d, None),
+        Err(Error::DimensionMismatch { .. })
+    ));
+    assert!(matches!(
+        Toy2dModelConfig::new(0).init_generator(&mut init, &device),
+        Err(Error::InvalidConfig {
+            field: "num_classes",
+            ..
+        })
+    ));
+}
