@@ -69,3 +69,31 @@ pub fn write<T: NpyElement>(path: &Path, values: &[T], shape: &[usize]) -> Resul
     file.write_all(&bytes)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_is_aligned_and_describes_the_array() {
+        let bytes = encode(&[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2]).unwrap();
+        assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
+        let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+        assert_eq!((10 + header_len) % 64, 0);
+        let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+        assert!(header.contains("'descr': '<f4'"));
+        assert!(header.contains("'shape': (3, 2)"));
+        assert!(header.ends_with('\n'));
+        let data = &bytes[10 + header_len..];
+        assert_eq!(data.len(), 24);
+        assert_eq!(f32::from_le_bytes(data[20..24].try_into().unwrap()), 6.0);
+
+        let one_d = encode(&[7u8, 8, 9], &[3]).unwrap();
+        let header = String::from_utf8_lossy(&one_d[10..]);
+        assert!(header.contains("'shape': (3,)") && header.contains("'|u1'"));
+        assert!(matches!(
+            encode(&[1.0f32], &[2, 2]),
+            Err(Error::DimensionMismatch { .. })
+        ));
+    }
+}

@@ -175,7 +175,7 @@ impl<M: Discriminator<R>, const R: usize> SelfConditioner<M, R> {
         let fit = self
             .config
             .kmeans(1)
-            .fit(&features, KMeansInit::Precomputed(warm), rng)?;
+            .fit(&features, KMeansInit::Precomputed(Box::new(warm)), rng)?;
 
         let fresh = host::ints(fit.labels)?;
         let permutation = match_clusters(&fresh, &self.labels, self.config.k)?;

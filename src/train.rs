@@ -266,7 +266,7 @@ where
         let g_loss = self.generator_step(classes);
 
         self.iteration += 1;
-        let losses = if self.iteration % self.config.log_every == 0 {
+        let losses = if self.iteration.is_multiple_of(self.config.log_every) {
             Some(self.read_losses(d_loss, g_loss)?)
         } else {
             None

@@ -4,6 +4,10 @@
 //! one that lowers the potential most wins); refinement is Lloyd's algorithm with the
 //! scikit-learn tolerance (squared centre shift against `tol` times the mean feature variance).
 //! An empty cluster is re-seeded with the point farthest from its centre.
+//!
+//! Points are centred before fitting (as scikit-learn does): distances come from the expansion
+//! `|x|^2 - 2 x.c + |c|^2`, which in f32 loses the small within-cluster distances to
+//! cancellation when the data sit far from the origin, and assignments then never settle.
 
 use burn::prelude::*;
 use rand::Rng;
@@ -34,7 +38,7 @@ pub enum KMeansInit {
     /// Greedy k-means++ seeding, repeated `restarts` times.
     PlusPlus,
     /// Start from these `[k, d]` centres (a warm start); `restarts` is ignored.
-    Precomputed(Tensor<2>),
+    Precomputed(Box<Tensor<2>>),
 }
 
 /// A fitted clustering.
@@ -129,7 +133,8 @@ impl KMeansConfig {
                     });
                 }
                 host::ensure_finite(&centroids, "initial centroids")?;
-                self.lloyd(&data, centroids)
+                let centred = *centroids - data.mean.clone();
+                self.lloyd(&data, centred)
             }
             KMeansInit::PlusPlus => {
                 let mut best: Option<KMeansFit> = None;
@@ -159,11 +164,13 @@ impl KMeansConfig {
                 break;
             }
         }
-        // Final assignment so labels and inertia match the returned centres.
-        let (distances, labels) = data.assign(&centroids);
-        let inertia = host::scalar(distances.sum())?;
+        // Final assignment so labels match the returned centres; inertia from the exact
+        // differences, not the expansion.
+        let (_, labels) = data.assign(&centroids);
+        let residuals = data.points.clone() - centroids.clone().select(0, labels.clone());
+        let inertia = host::scalar(residuals.square().sum())?;
         Ok(KMeansFit {
-            centroids,
+            centroids: centroids + data.mean.clone(),
             labels,
             inertia,
             iterations,
@@ -192,9 +199,11 @@ fn squared_distances(
     (squared_norms - cross.mul_scalar(2.0) + centre_norms).clamp_min(0.0)
 }
 
-/// The points with what every iteration reuses.
+/// The centred points with what every iteration reuses.
 struct Prepared {
     points: Tensor<2>,
+    /// Column means `[1, d]` subtracted from the points.
+    mean: Tensor<2>,
     squared_norms: Tensor<2>,
     /// Absolute tolerance on the squared centre shift.
     tolerance: f64,
@@ -202,11 +211,14 @@ struct Prepared {
 
 impl Prepared {
     fn new(points: Tensor<2>, relative_tolerance: f64) -> Result<Self> {
-        let variance = points.clone().var(0).mean();
+        let mean = points.clone().mean_dim(0);
+        let points = points - mean.clone();
+        let variance = points.clone().square().mean_dim(0).mean();
         let tolerance = relative_tolerance * host::scalar(variance)?;
         Ok(Self {
             squared_norms: points.clone().square().sum_dim(1),
             points,
+            mean,
             tolerance,
         })
     }
@@ -382,7 +394,7 @@ mod tests {
         }
         let init = Tensor::from_data(TensorData::new(means.clone(), [4, 3]), &x.device());
         let fit = KMeansConfig::new(4)
-            .fit(&x, KMeansInit::Precomputed(init), &mut seeded(0))
+            .fit(&x, KMeansInit::Precomputed(Box::new(init)), &mut seeded(0))
             .unwrap();
         assert_eq!(
             fit.iterations, 1,
@@ -409,7 +421,7 @@ mod tests {
             &device,
         );
         let fit = KMeansConfig::new(3)
-            .fit(&x, KMeansInit::Precomputed(init), &mut seeded(0))
+            .fit(&x, KMeansInit::Precomputed(Box::new(init)), &mut seeded(0))
             .unwrap();
         let labels = host::ints(fit.labels).unwrap();
         for c in 0..3 {
@@ -445,7 +457,7 @@ mod tests {
         ));
         let wrong = Tensor::<2>::zeros([2, 3], &device);
         assert!(matches!(
-            KMeansConfig::new(2).fit(&x, KMeansInit::Precomputed(wrong), &mut rng),
+            KMeansConfig::new(2).fit(&x, KMeansInit::Precomputed(Box::new(wrong)), &mut rng),
             Err(Error::DimensionMismatch { .. })
         ));
         let nan = Tensor::<2>::from_floats([[0.0, f32::NAN], [1.0, 1.0]], &device);

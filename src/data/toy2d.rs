@@ -216,3 +216,92 @@ pub fn tensor_points(tensor: Tensor<2>) -> Result<Vec<[f32; 2]>> {
         .map(|c| [c[0], c[1]])
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::seeded;
+
+    #[test]
+    fn layouts_match_the_paper() {
+        let ring = GaussianMixture2d::ring(2.0).unwrap();
+        assert_eq!(ring.num_modes(), 8);
+        for m in &ring.means {
+            assert!(((m[0].powi(2) + m[1].powi(2)).sqrt() - 2.0).abs() < 1e-5);
+        }
+        assert!((ring.std.powi(2) - 1e-4).abs() < 1e-9);
+        let grid = GaussianMixture2d::grid();
+        assert_eq!(grid.num_modes(), 25);
+        assert!(grid.means.contains(&[-4.0, -4.0]) && grid.means.contains(&[4.0, 4.0]));
+        assert!((grid.std.powi(2) - 0.0025).abs() < 1e-9);
+        assert!(GaussianMixture2d::ring(0.0).is_err());
+        assert!(GaussianMixture2d::ring(f32::NAN).is_err());
+    }
+
+    #[test]
+    fn collapse_to_one_mode_scores_log_k() {
+        let ring = GaussianMixture2d::ring(1.0).unwrap();
+        let samples = vec![ring.means[3]; 1000];
+        let m = ring.evaluate(&samples).unwrap();
+        assert_eq!(m.modes, 1);
+        assert_eq!(m.high_quality_fraction, 1.0);
+        assert!((m.reverse_kl - 8f64.ln()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn off_mode_samples_are_low_quality_and_cover_nothing() {
+        let grid = GaussianMixture2d::grid();
+        // Midway between modes: nearest-mode counting still spreads them, quality is zero.
+        let samples: Vec<[f32; 2]> = grid.means.iter().map(|m| [m[0] + 1.0, m[1]]).collect();
+        let m = grid.evaluate(&samples).unwrap();
+        assert_eq!(m.modes, 0);
+        assert_eq!(m.high_quality_fraction, 0.0);
+        // 3 sigma is the boundary: 2.9 sigma counts, 3.1 sigma does not.
+        let inside = [grid.means[0][0] + 2.9 * grid.std, grid.means[0][1]];
+        let outside = [grid.means[0][0] + 3.1 * grid.std, grid.means[0][1]];
+        assert_eq!(grid.evaluate(&[inside]).unwrap().modes, 1);
+        assert_eq!(grid.evaluate(&[outside]).unwrap().modes, 0);
+    }
+
+    #[test]
+    fn true_samples_score_perfectly_and_bad_samples_are_errors() {
+        let grid = GaussianMixture2d::grid();
+        let (points, modes) = grid.sample(50_000, &mut seeded(4));
+        assert!(modes.iter().all(|&m| (0..25).contains(&m)));
+        let m = grid.evaluate(&points).unwrap();
+        assert_eq!(m.modes, 25);
+        assert!(m.high_quality_fraction > 0.99);
+        assert!(m.reverse_kl < 0.01);
+        assert!(matches!(grid.evaluate(&[]), Err(Error::Empty { .. })));
+        assert!(matches!(
+            grid.evaluate(&[[f32::NAN, 0.0]]),
+            Err(Error::NonFinite { .. })
+        ));
+    }
+
+    #[test]
+    fn batches_are_seeded_and_carry_their_modes() {
+        let device = Device::default();
+        let make = || {
+            Toy2dDataset::new(
+                GaussianMixture2d::ring(2.0).unwrap(),
+                500,
+                16,
+                &mut seeded(1),
+                seeded(2),
+            )
+            .unwrap()
+        };
+        let (mut a, mut b) = (make(), make());
+        let ba = a.next_batch(&device).unwrap();
+        let bb = b.next_batch(&device).unwrap();
+        let pa = tensor_points(ba.samples).unwrap();
+        assert_eq!(pa, tensor_points(bb.samples).unwrap());
+        let labels = ba.labels.unwrap();
+        for (p, l) in pa.iter().zip(&labels) {
+            assert_eq!(a.mixture.nearest_mode(*p) as i64, *l);
+        }
+        assert!(Toy2dDataset::new(a.mixture.clone(), 0, 4, &mut seeded(0), seeded(0)).is_err());
+        assert!(Toy2dDataset::new(a.mixture.clone(), 4, 0, &mut seeded(0), seeded(0)).is_err());
+    }
+}

@@ -93,3 +93,57 @@ pub fn mask_logits(logits: Tensor<2>, c: Tensor<1, Int>) -> Tensor<1> {
     let batch = logits.dims()[0];
     logits.gather(1, c.reshape([batch, 1])).reshape([batch])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host;
+    use crate::rng::seeded;
+
+    #[test]
+    fn embedding_lands_on_the_unit_sphere_after_the_latent() {
+        let device = Device::default();
+        let block = LatentEmbeddingConcat::new(&mut seeded(1), 5, 7, &device);
+        let z = Tensor::<2>::from_floats([[3.0, 4.0], [-1.0, 0.5]], &device);
+        let c = Tensor::<1, Int>::from_ints([4, 0], &device);
+        let out = block.forward(z, c);
+        assert_eq!(out.dims(), [2, 9]);
+        let values = host::floats(out).unwrap();
+        assert_eq!(&values[0..2], &[3.0, 4.0], "z passes through unchanged");
+        for row in values.chunks(9) {
+            let norm: f32 = row[2..].iter().map(|v| v * v).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-5, "norm {norm}");
+        }
+        // Row 0 is class 4's direction.
+        let table = host::floats(block.table.val()).unwrap();
+        let class4 = &table[4 * 7..5 * 7];
+        let norm4: f32 = class4.iter().map(|v| v * v).sum::<f32>().sqrt();
+        for (a, b) in values[2..9].iter().zip(class4) {
+            assert!((a - b / norm4).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn maxout_takes_the_max_of_each_units_pieces() {
+        let device = Device::default();
+        let layer = Maxout::new(&mut seeded(2), 3, 4, 5, &device);
+        let x = Tensor::<2>::from_floats([[0.5, -1.0, 2.0], [1.0, 1.0, -3.0]], &device);
+        let linear = host::floats(layer.linear.forward(x.clone())).unwrap();
+        let out = host::floats(layer.forward(x)).unwrap();
+        for row in 0..2 {
+            for unit in 0..4 {
+                let pieces = &linear[row * 20 + unit * 5..row * 20 + unit * 5 + 5];
+                let max = pieces.iter().copied().fold(f32::MIN, f32::max);
+                assert_eq!(out[row * 4 + unit], max);
+            }
+        }
+    }
+
+    #[test]
+    fn mask_logits_selects_each_rows_class() {
+        let device = Device::default();
+        let logits = Tensor::<2>::from_floats([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], &device);
+        let c = Tensor::<1, Int>::from_ints([2, 0], &device);
+        assert_eq!(host::floats(mask_logits(logits, c)).unwrap(), vec![3.0, 4.0]);
+    }
+}

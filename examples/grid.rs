@@ -1,0 +1,13 @@
+//! Self-conditioned GAN on the 2D grid: 25 Gaussians at (2i - 4, 2j - 4).
+//!
+//! `cargo run --release --example grid -- --help`
+
+mod common;
+
+use clap::Parser;
+use common::toy2d_run::{Toy2dArgs, run};
+use selfcond_gan::data::GaussianMixture2d;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    run("grid", GaussianMixture2d::grid(), Toy2dArgs::parse())
+}
