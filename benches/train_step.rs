@@ -101,7 +101,13 @@ fn matching(c: &mut Criterion) {
     let old: Vec<i64> = (0..10_000).map(|_| rng.random_range(0..k) as i64).collect();
     let new: Vec<i64> = old
         .iter()
-        .map(|&o| if rng.random_bool(0.2) { rng.random_range(0..k) as i64 } else { (o + 7) % k as i64 })
+        .map(|&o| {
+            if rng.random_bool(0.2) {
+                rng.random_range(0..k) as i64
+            } else {
+                (o + 7) % k as i64
+            }
+        })
         .collect();
     c.bench_function("matching/k100", |b| {
         b.iter(|| black_box(match_clusters(&new, &old, k).unwrap()))

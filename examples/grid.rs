@@ -4,10 +4,12 @@
 
 mod common;
 
+use std::process::ExitCode;
+
 use clap::Parser;
 use common::toy2d_run::{Toy2dArgs, run};
 use selfcond_gan::data::GaussianMixture2d;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    run("grid", GaussianMixture2d::grid(), Toy2dArgs::parse())
+fn main() -> ExitCode {
+    common::report(run("grid", GaussianMixture2d::grid(), Toy2dArgs::parse()))
 }

@@ -4,12 +4,17 @@
 
 mod common;
 
+use std::process::ExitCode;
+
 use clap::Parser;
 use common::toy2d_run::{Toy2dArgs, run};
 use selfcond_gan::data::GaussianMixture2d;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> ExitCode {
     let args = Toy2dArgs::parse();
-    let ring = GaussianMixture2d::ring(args.radius)?;
-    run("ring", ring, args)
+    common::report(
+        GaussianMixture2d::ring(args.radius)
+            .map_err(Into::into)
+            .and_then(|ring| run("ring", ring, args)),
+    )
 }

@@ -172,10 +172,10 @@ impl<M: Discriminator<R>, const R: usize> SelfConditioner<M, R> {
         let snapshot = discriminator.valid();
         let features = features_of(&snapshot, &self.clustering_set, self.config.feature_batch);
         let warm = partition_means(&features, &self.labels, self.config.k, rng)?;
-        let fit = self
-            .config
-            .kmeans(1)
-            .fit(&features, KMeansInit::Precomputed(Box::new(warm)), rng)?;
+        let fit =
+            self.config
+                .kmeans(1)
+                .fit(&features, KMeansInit::Precomputed(Box::new(warm)), rng)?;
 
         let fresh = host::ints(fit.labels)?;
         let permutation = match_clusters(&fresh, &self.labels, self.config.k)?;

@@ -114,7 +114,15 @@ fn bad_input_gets_typed_errors() {
         Err(Error::DimensionMismatch { .. })
     ));
     assert!(matches!(
-        SelfConditioner::new(SelfCondConfig::new(10).with_feature_batch(0), set, &d, &mut rng),
-        Err(Error::InvalidConfig { field: "feature_batch", .. })
+        SelfConditioner::new(
+            SelfCondConfig::new(10).with_feature_batch(0),
+            set,
+            &d,
+            &mut rng
+        ),
+        Err(Error::InvalidConfig {
+            field: "feature_batch",
+            ..
+        })
     ));
 }

@@ -2,3 +2,16 @@
 
 pub mod plot;
 pub mod toy2d_run;
+
+use std::process::ExitCode;
+
+/// Prints an error as a sentence (not a Debug dump) and turns it into a failing exit code.
+pub fn report(result: Result<(), Box<dyn std::error::Error>>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

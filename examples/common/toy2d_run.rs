@@ -6,12 +6,12 @@ use std::time::Instant;
 use burn::prelude::*;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
 use selfcond_gan::data::toy2d::tensor_points;
 use selfcond_gan::data::{GaussianMixture2d, Toy2dDataset, Toy2dMetrics};
 use selfcond_gan::model::Toy2dModelConfig;
 use selfcond_gan::rng::stream;
 use selfcond_gan::{LabelMode, SelfCondConfig, StepStats, TrainConfig, TrainObserver, Trainer};
+use serde::Serialize;
 
 use super::plot;
 
@@ -87,13 +87,18 @@ impl TrainObserver for Progress {
         }
         if let Some(r) = &stats.recluster {
             let nonempty = r.sizes.iter().filter(|&&s| s > 0).count();
-            self.bar.println(format!(
+            let line = format!(
                 "recluster @ {}: {:.1}% relabelled, {} non-empty clusters, {:.2}s",
                 r.iteration,
                 100.0 * r.changed_fraction.unwrap_or(1.0),
                 nonempty,
                 r.seconds
-            ));
+            );
+            if self.bar.is_hidden() {
+                eprintln!("{line}");
+            } else {
+                self.bar.println(line);
+            }
         }
     }
 }
@@ -110,10 +115,9 @@ pub fn run(
         LabelMode::Supervised => mixture.num_modes(),
         _ => args.k,
     };
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("runs/{name}-{:?}-seed{}", args.labels, args.seed).to_lowercase()));
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from(format!("runs/{name}-{:?}-seed{}", args.labels, args.seed).to_lowercase())
+    });
     std::fs::create_dir_all(&out)?;
 
     let mut data = Toy2dDataset::new(
@@ -127,11 +131,10 @@ pub fn run(
     let mut init = stream(args.seed, 2);
     let generator = models.init_generator(&mut init, &device)?;
     let discriminator = models.init_discriminator(&mut init, &device)?;
-    let config = TrainConfig::new(
-        SelfCondConfig::new(k).with_recluster_every(args.recluster_every),
-    )
-    .with_labels(args.labels)
-    .with_seed(args.seed);
+    let config =
+        TrainConfig::new(SelfCondConfig::new(k).with_recluster_every(args.recluster_every))
+            .with_labels(args.labels)
+            .with_seed(args.seed);
     let clustering_set = data.head_tensor(args.cluster_points, &device);
 
     eprintln!(
@@ -187,7 +190,10 @@ pub fn run(
         eval_samples: samples.len(),
         backend: format!("{device:?}"),
     };
-    std::fs::write(out.join("metrics.json"), serde_json::to_string_pretty(&metrics)?)?;
+    std::fs::write(
+        out.join("metrics.json"),
+        serde_json::to_string_pretty(&metrics)?,
+    )?;
     let flat: Vec<f32> = samples.iter().flatten().copied().collect();
     selfcond_gan::npy::write(&out.join("samples.npy"), &flat, &[samples.len(), 2])?;
 
@@ -198,7 +204,14 @@ pub fn run(
         .fold(0.0f32, |m, v| m.max(v.abs()))
         * 1.25
         + 0.5;
-    plot::scatter(&out.join("samples.png"), &samples, &classes, k, &mixture.means, extent)?;
+    plot::scatter(
+        &out.join("samples.png"),
+        &samples,
+        &classes,
+        k,
+        &mixture.means,
+        extent,
+    )?;
     let (real, real_classes) = match trainer.conditioner() {
         Some(c) => (
             tensor_points(c.clustering_set().clone())?,
@@ -209,7 +222,14 @@ pub fn run(
             (data.points[..n].to_vec(), vec![0; n])
         }
     };
-    plot::scatter(&out.join("clusters.png"), &real, &real_classes, k, &mixture.means, extent)?;
+    plot::scatter(
+        &out.join("clusters.png"),
+        &real,
+        &real_classes,
+        k,
+        &mixture.means,
+        extent,
+    )?;
 
     println!(
         "{name} {:?} seed {}: modes {modes}/{total_modes}, high quality {:.2}%, reverse KL {:.4}, {:.1} ms/iter",

@@ -144,6 +144,9 @@ mod tests {
         let device = Device::default();
         let logits = Tensor::<2>::from_floats([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], &device);
         let c = Tensor::<1, Int>::from_ints([2, 0], &device);
-        assert_eq!(host::floats(mask_logits(logits, c)).unwrap(), vec![3.0, 4.0]);
+        assert_eq!(
+            host::floats(mask_logits(logits, c)).unwrap(),
+            vec![3.0, 4.0]
+        );
     }
 }

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The test suite: every test on the CPU backend (flex), then again on Burn's wgpu backend when a
+# Vulkan driver is installed (Mesa's lavapipe runs it on the CPU: `apt-get install
+# mesa-vulkan-drivers`). wgpu builds in its own target dir so the two feature sets never
+# invalidate each other's build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FLEX_TARGET=${CARGO_TARGET_DIR:-target}
+WGPU_TARGET_DIR=${WGPU_TARGET_DIR:-$FLEX_TARGET/wgpu}
+
+echo "== tests on flex (CPU)"
+CARGO_TARGET_DIR=$FLEX_TARGET BURN_DEVICE=flex cargo test --release
+
+if ls /usr/share/vulkan/icd.d/*.json >/dev/null 2>&1; then
+  echo "== tests on wgpu (Vulkan)"
+  CARGO_TARGET_DIR=$WGPU_TARGET_DIR BURN_DEVICE=wgpu cargo test --release --features wgpu
+else
+  echo "== wgpu tests skipped: no Vulkan driver (apt-get install mesa-vulkan-drivers)"
+fi
