@@ -10,7 +10,8 @@
 //! cancellation when the data sit far from the origin, and assignments then never settle.
 
 use burn::prelude::*;
-use rand::Rng;
+use burn::tensor::{IndexingUpdateOp, TensorData};
+use rand::{Rng, SeedableRng};
 
 use crate::error::{Error, Result};
 use crate::host;
@@ -134,49 +135,77 @@ impl KMeansConfig {
                 }
                 host::ensure_finite(&centroids, "initial centroids")?;
                 let centred = *centroids - data.mean.clone();
-                self.lloyd(&data, centred)
+                self.lloyd(&data, centred, 1)
             }
             KMeansInit::PlusPlus => {
-                let mut best: Option<KMeansFit> = None;
-                for _ in 0..self.restarts {
-                    let seeds = plus_plus(&data, self.k, rng)?;
-                    let fit = self.lloyd(&data, seeds)?;
-                    if best.as_ref().is_none_or(|b| fit.inertia < b.inertia) {
-                        best = Some(fit);
-                    }
-                }
-                best.ok_or(Error::config("restarts", "must be at least 1"))
+                let seeds = plus_plus(&data, self.k, self.restarts, rng)?;
+                self.lloyd(&data, seeds, self.restarts)
             }
         }
     }
 
-    fn lloyd(&self, data: &Prepared, mut centroids: Tensor<2>) -> Result<KMeansFit> {
-        let mut iterations = 0;
-        let mut converged = false;
-        while iterations < self.max_iters {
-            let (distances, labels) = data.assign(&centroids);
-            let updated = data.update(&centroids, labels, distances, self.k)?;
-            let shift = host::scalar((updated.clone() - centroids).square().sum())?;
+    /// Lloyd's algorithm on `runs` independent clusterings at once: `centroids` stacks their
+    /// `[k, d]` centres run after run. One distance matmul and one update matmul serve every
+    /// run, so the points are read once per iteration whatever the number of restarts. A run
+    /// that has converged is frozen, so each run ends exactly as it would alone. The run with
+    /// the lowest inertia is returned.
+    fn lloyd(&self, data: &Prepared, mut centroids: Tensor<2>, runs: usize) -> Result<KMeansFit> {
+        let (n, k) = (data.n(), self.k);
+        let device = data.points.device();
+        let offsets = run_offsets(runs, k, &device);
+        let mut iterations = vec![0usize; runs];
+        let mut converged = vec![false; runs];
+
+        for _ in 0..self.max_iters {
+            let (distances, labels) = data.assign_runs(&centroids, runs, k);
+            let global = labels + offsets.clone(); // [n, runs], ids into the stacked centres
+            let updated = data.update(&centroids, global, distances, runs, k, &converged)?;
+            let shifts = host::floats(
+                (updated.clone() - centroids)
+                    .square()
+                    .sum_dim(1)
+                    .reshape([runs, k])
+                    .sum_dim(1),
+            )?;
             centroids = updated;
-            iterations += 1;
-            if shift <= data.tolerance {
-                converged = true;
+            for run in 0..runs {
+                if !converged[run] {
+                    iterations[run] += 1;
+                    converged[run] = shifts[run] as f64 <= data.tolerance;
+                }
+            }
+            if converged.iter().all(|&c| c) {
                 break;
             }
         }
+
         // Final assignment so labels match the returned centres; inertia from the exact
         // differences, not the expansion.
-        let (_, labels) = data.assign(&centroids);
-        let residuals = data.points.clone() - centroids.clone().select(0, labels.clone());
-        let inertia = host::scalar(residuals.square().sum())?;
+        let (_, labels) = data.assign_runs(&centroids, runs, k);
+        let global = labels.clone() + offsets;
+        let mut best: Option<(usize, f64)> = None;
+        for run in 0..runs {
+            let own = global.clone().narrow(1, run, 1).reshape([n]);
+            let residuals = data.points.clone() - centroids.clone().select(0, own);
+            let inertia = host::scalar(residuals.square().sum())?;
+            if best.is_none_or(|(_, b)| inertia < b) {
+                best = Some((run, inertia));
+            }
+        }
+        let (run, inertia) = best.ok_or(Error::config("restarts", "must be at least 1"))?;
         Ok(KMeansFit {
-            centroids: centroids + data.mean.clone(),
-            labels,
+            centroids: centroids.narrow(0, run * k, k) + data.mean.clone(),
+            labels: labels.narrow(1, run, 1).reshape([n]),
             inertia,
-            iterations,
-            converged,
+            iterations: iterations[run],
+            converged: converged[run],
         })
     }
+}
+
+/// `[1, runs]` offsets `run * k` that turn per-run labels into rows of the stacked centres.
+fn run_offsets(runs: usize, k: usize, device: &Device) -> Tensor<2, Int> {
+    int_tensor((0..runs).map(|r| (r * k) as i64).collect(), device).reshape([1, runs])
 }
 
 /// Nearest centre of every row of `points: [n, d]` among `centroids: [k, d]`, on device.
@@ -227,41 +256,70 @@ impl Prepared {
         self.points.dims()[0]
     }
 
-    /// Squared distance to the nearest centre `[n]` and its index `[n]`.
-    fn assign(&self, centroids: &Tensor<2>) -> (Tensor<1>, Tensor<1, Int>) {
+    /// For each of `runs` stacked clusterings of `k` centres: squared distance of every point
+    /// to its nearest centre and that centre's index within the run, both `[n, runs]`.
+    fn assign_runs(
+        &self,
+        centroids: &Tensor<2>,
+        runs: usize,
+        k: usize,
+    ) -> (Tensor<2>, Tensor<2, Int>) {
         let n = self.n();
         let (distances, labels) =
             squared_distances(self.points.clone(), self.squared_norms.clone(), centroids)
-                .min_dim_with_indices(1);
-        (distances.reshape([n]), labels.reshape([n]))
+                .reshape([n, runs, k])
+                .min_dim_with_indices(2);
+        (distances.reshape([n, runs]), labels.reshape([n, runs]))
     }
 
-    /// Means of the clusters given by `labels`; empty clusters take the farthest points.
+    /// New stacked centres: cluster means for the runs still going (an empty cluster takes
+    /// the point farthest from its centre in that run), unchanged centres for converged runs.
     fn update(
         &self,
         previous: &Tensor<2>,
-        labels: Tensor<1, Int>,
-        distances: Tensor<1>,
+        global_labels: Tensor<2, Int>,
+        distances: Tensor<2>,
+        runs: usize,
         k: usize,
+        frozen: &[bool],
     ) -> Result<Tensor<2>> {
-        let d = previous.dims()[1];
-        let members = labels.one_hot::<2>(k).float(); // [n, k]
-        let counts = members.clone().sum_dim(0); // [1, k]
-        let sums = members.transpose().matmul(self.points.clone()); // [k, d]
+        let (n, d) = (self.n(), previous.dims()[1]);
+        let device = previous.device();
+        // members[i, run * k + j] = 1 when point i is in cluster j of that run.
+        let members = Tensor::<2>::zeros([n, runs * k], &device).scatter(
+            1,
+            global_labels,
+            Tensor::ones([n, runs], &device),
+            IndexingUpdateOp::Assign,
+        );
+        let counts = members.clone().sum_dim(0); // [1, runs * k]
+        let sums = members.transpose().matmul(self.points.clone()); // [runs * k, d]
         let mut centroids = sums / counts.clone().clamp_min(1.0).transpose();
 
-        let empty: Vec<usize> = host::floats(counts)?
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c == 0.0)
-            .map(|(j, _)| j)
-            .collect();
-        if !empty.is_empty() {
-            let far = farthest(host::floats(distances)?, empty.len());
-            for (cluster, point) in empty.into_iter().zip(far) {
-                let row = self.points.clone().slice([point..point + 1, 0..d]);
-                centroids = centroids.slice_assign([cluster..cluster + 1, 0..d], row);
+        let counts = host::floats(counts)?;
+        let mut farthest_cache: Option<Vec<f32>> = None;
+        for run in (0..runs).filter(|&r| !frozen[r]) {
+            let empty: Vec<usize> = (0..k).filter(|&j| counts[run * k + j] == 0.0).collect();
+            if empty.is_empty() {
+                continue;
             }
+            if farthest_cache.is_none() {
+                farthest_cache = Some(host::floats(distances.clone())?);
+            }
+            let all = farthest_cache.as_deref().unwrap_or_default();
+            let own: Vec<f32> = (0..n).map(|i| all[i * runs + run]).collect();
+            for (cluster, point) in empty.into_iter().zip(farthest(own, k)) {
+                let row = self.points.clone().slice([point..point + 1, 0..d]);
+                let at = run * k + cluster;
+                centroids = centroids.slice_assign([at..at + 1, 0..d], row);
+            }
+        }
+        if frozen.iter().any(|&f| f) {
+            let keep: Vec<f32> = (0..runs * k)
+                .map(|row| if frozen[row / k] { 1.0 } else { 0.0 })
+                .collect();
+            let keep = Tensor::<2>::from_data(TensorData::new(keep, [runs * k, 1]), &device);
+            centroids = centroids.clone() + keep * (previous.clone() - centroids);
         }
         Ok(centroids)
     }
@@ -275,42 +333,55 @@ fn farthest(distances: Vec<f32>, count: usize) -> Vec<usize> {
     order
 }
 
-/// Greedy k-means++ seeding. Distances stay on device; only `[n]` potentials come back to draw
-/// candidates.
-fn plus_plus(data: &Prepared, k: usize, rng: &mut SeededRng) -> Result<Tensor<2>> {
+/// Greedy k-means++ seeding of `runs` independent restarts at once, stacked `[runs * k, d]`.
+/// Each run draws from its own stream; the candidates of all runs share one distance matmul
+/// per step, so the points are read `k` times in all rather than `k` times per restart. Only
+/// `[n, runs]` potentials come back to the host to draw candidates.
+fn plus_plus(data: &Prepared, k: usize, runs: usize, rng: &mut SeededRng) -> Result<Tensor<2>> {
     let n = data.n();
     let device = data.points.device();
     let trials = 2 + (k as f64).ln().floor() as usize;
+    let mut streams: Vec<SeededRng> = (0..runs).map(|_| SeededRng::from_rng(&mut *rng)).collect();
 
-    let first = rng.random_range(0..n);
-    let mut chosen = vec![first as i64];
-    let first_row = data
-        .points
-        .clone()
-        .select(0, int_tensor(vec![first as i64], &device));
-    let mut closest =
-        squared_distances(data.points.clone(), data.squared_norms.clone(), &first_row); // [n, 1]
+    let mut chosen: Vec<Vec<i64>> = streams
+        .iter_mut()
+        .map(|s| vec![s.random_range(0..n) as i64])
+        .collect();
+    let firsts: Vec<i64> = chosen.iter().map(|c| c[0]).collect();
+    let rows = data.points.clone().select(0, int_tensor(firsts, &device));
+    // closest[i, run]: squared distance of point i to the nearest centre chosen in that run.
+    let mut closest = squared_distances(data.points.clone(), data.squared_norms.clone(), &rows);
 
     for _ in 1..k {
         let weights = host::floats(closest.clone())?;
-        let candidates: Vec<i64> = (0..trials)
-            .map(|_| draw_weighted(&weights, rng) as i64)
-            .collect();
+        let mut candidates = Vec::with_capacity(runs * trials);
+        for (run, stream) in streams.iter_mut().enumerate() {
+            let own: Vec<f32> = (0..n).map(|i| weights[i * runs + run]).collect();
+            candidates.extend((0..trials).map(|_| draw_weighted(&own, stream) as i64));
+        }
         let rows = data
             .points
             .clone()
             .select(0, int_tensor(candidates.clone(), &device));
-        let to_candidates =
-            squared_distances(data.points.clone(), data.squared_norms.clone(), &rows); // [n, t]
-        let improved = to_candidates.min_pair(closest.clone().repeat_dim(1, trials));
-        let potentials = host::floats(improved.clone().sum_dim(0))?;
-        let best = (0..trials)
-            .min_by(|&a, &b| potentials[a].total_cmp(&potentials[b]))
-            .unwrap_or(0);
-        chosen.push(candidates[best]);
-        closest = improved.slice([0..n, best..best + 1]);
+        let improved = squared_distances(data.points.clone(), data.squared_norms.clone(), &rows)
+            .reshape([n, runs, trials])
+            .min_pair(closest.reshape([n, runs, 1]).repeat_dim(2, trials));
+        let potentials = host::floats(improved.clone().sum_dim(0))?; // [1, runs, trials]
+        let mut columns = Vec::with_capacity(runs);
+        for (run, picks) in chosen.iter_mut().enumerate() {
+            let own = &potentials[run * trials..(run + 1) * trials];
+            let best = (0..trials)
+                .min_by(|&a, &b| own[a].total_cmp(&own[b]))
+                .unwrap_or(0);
+            picks.push(candidates[run * trials + best]);
+            columns.push((run * trials + best) as i64);
+        }
+        closest = improved
+            .reshape([n, runs * trials])
+            .select(1, int_tensor(columns, &device));
     }
-    Ok(data.points.clone().select(0, int_tensor(chosen, &device)))
+    let all: Vec<i64> = chosen.into_iter().flatten().collect();
+    Ok(data.points.clone().select(0, int_tensor(all, &device)))
 }
 
 /// An index drawn with probability proportional to `weights` (uniform if all are zero).
@@ -439,6 +510,24 @@ mod tests {
             (host::floats(f.centroids).unwrap(), f.inertia)
         };
         assert_eq!(fit(4), fit(4));
+    }
+
+    #[test]
+    fn batched_restarts_never_do_worse_than_their_first_run() {
+        // The first restart of a batch draws from the same stream as a single-restart fit, and
+        // converged runs are frozen, so the best of four can only match or beat it.
+        let (x, _) = blobs(&centres(8, 6, 21), 25, 3.0, 22);
+        for seed in 0..4 {
+            let fit = |restarts| {
+                KMeansConfig::new(8)
+                    .with_restarts(restarts)
+                    .fit(&x, KMeansInit::PlusPlus, &mut seeded(seed))
+                    .unwrap()
+                    .inertia
+            };
+            let (one, four) = (fit(1), fit(4));
+            assert!(four <= one * (1.0 + 1e-6), "seed {seed}: {four} > {one}");
+        }
     }
 
     #[test]
