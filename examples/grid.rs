@@ -6,10 +6,13 @@ mod common;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use common::toy2d_run::{Toy2dArgs, run};
 use selfcond_gan::data::GaussianMixture2d;
 
 fn main() -> ExitCode {
-    common::report(run("grid", GaussianMixture2d::grid(), Toy2dArgs::parse()))
+    common::report(run(
+        "grid",
+        |_| Ok(GaussianMixture2d::grid()),
+        Toy2dArgs::from_command_line(),
+    ))
 }

@@ -1,5 +1,6 @@
 //! Times our k-means (k-means++ with restarts, then Lloyd) on synthetic blobs and prints JSON;
-//! `scripts/compare_kmeans_speed.sh` runs it beside scikit-learn's `KMeans` on the same recipe.
+//! `scripts/compare_kmeans_speed.sh` runs it beside scikit-learn's `KMeans` on the same data
+//! (written with `--save-data`).
 //!
 //! `cargo run --release --example kmeans_speed -- --n 25000 --d 2048 --k 100 --restarts 10`
 
@@ -25,6 +26,9 @@ struct Args {
     restarts: usize,
     #[arg(long, default_value_t = 3)]
     repeats: usize,
+    /// Also write the points as float32 .npy, so another implementation can cluster the same data.
+    #[arg(long)]
+    save_data: Option<std::path::PathBuf>,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -42,6 +46,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let noise: f32 = StandardNormal.sample(&mut rng);
             values.push(centres[c * args.d + j] + 0.3 * noise);
         }
+    }
+    if let Some(path) = &args.save_data {
+        selfcond_gan::npy::write(path, &values, &[args.n, args.d])?;
     }
     let x = Tensor::<2>::from_data(TensorData::new(values, [args.n, args.d]), &device);
     device.sync()?;

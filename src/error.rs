@@ -1,5 +1,7 @@
 //! Typed errors for every fallible operation of the crate.
 
+use std::path::{Path, PathBuf};
+
 /// Result alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -59,12 +61,54 @@ pub enum Error {
     #[error("supervised conditioning needs ground-truth labels with every batch")]
     MissingLabels,
     /// A loss became NaN or infinite: training diverged.
-    #[error("training diverged at iteration {iteration}: {what} is not finite")]
+    #[error(
+        "training diverged at iteration {iteration}: {what} is not finite; {}",
+        describe_checkpoint(last_checkpoint)
+    )]
     Diverged {
         /// Iteration whose loss was read.
         iteration: usize,
         /// Which loss.
         what: &'static str,
+        /// The newest checkpoint written before (left intact), if any.
+        last_checkpoint: Option<PathBuf>,
+    },
+    /// A run directory holds no checkpoint to resume from.
+    #[error("no checkpoint to resume in {}: {reason}", dir.display())]
+    NoCheckpoint {
+        /// The run directory.
+        dir: PathBuf,
+        /// What was missing.
+        reason: String,
+    },
+    /// A checkpoint is truncated, corrupted or unreadable.
+    #[error("checkpoint {} is corrupt: {reason}", path.display())]
+    CorruptCheckpoint {
+        /// The checkpoint (or pointer file).
+        path: PathBuf,
+        /// What failed to verify.
+        reason: String,
+    },
+    /// A checkpoint was written in a format version this build does not read.
+    #[error(
+        "checkpoint {} has format version {found}; this build reads version {supported}",
+        path.display()
+    )]
+    CheckpointVersion {
+        /// The checkpoint.
+        path: PathBuf,
+        /// Version found.
+        found: u32,
+        /// Version supported.
+        supported: u32,
+    },
+    /// A checkpoint does not fit the models or data it is being loaded into.
+    #[error("checkpoint {} does not match: {reason}", path.display())]
+    CheckpointMismatch {
+        /// The checkpoint.
+        path: PathBuf,
+        /// What differs.
+        reason: String,
     },
     /// A device read-back failed.
     #[error("reading a tensor from the device failed: {0}")]
@@ -83,5 +127,12 @@ impl Error {
             field,
             reason: reason.into(),
         }
+    }
+}
+
+fn describe_checkpoint(path: &Option<PathBuf>) -> String {
+    match path.as_deref().map(Path::display) {
+        Some(path) => format!("the last good checkpoint, {path}, is intact"),
+        None => "no checkpoint had been written".to_string(),
     }
 }

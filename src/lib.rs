@@ -50,6 +50,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod checkpoint;
 pub mod cluster;
 pub mod data;
 pub mod error;
@@ -60,6 +61,7 @@ pub mod rng;
 pub mod selfcond;
 pub mod train;
 
+pub use checkpoint::Checkpoint;
 pub use error::{Error, Result};
 pub use selfcond::{ReclusterReport, SelfCondConfig, SelfConditioner};
 pub use train::{Batch, BatchSource, LabelMode, StepStats, TrainConfig, TrainObserver, Trainer};

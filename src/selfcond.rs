@@ -150,14 +150,50 @@ impl<M: Discriminator<R>, const R: usize> SelfConditioner<M, R> {
         Ok((conditioner, report))
     }
 
+    /// Reassembles a conditioner from saved state, checking that the parts agree.
+    pub(crate) fn from_parts(
+        config: SelfCondConfig,
+        clustering_set: Tensor<R>,
+        snapshot: M,
+        centroids: Tensor<2>,
+        labels: Vec<i64>,
+        last_fit: usize,
+    ) -> Result<Self> {
+        config.check()?;
+        let n = clustering_set.dims()[0];
+        if labels.len() != n {
+            return Err(Error::DimensionMismatch {
+                what: "clustering labels vs clustering set",
+                expected: n,
+                got: labels.len(),
+            });
+        }
+        if let Some(&label) = labels.iter().find(|&&l| l < 0 || l as usize >= config.k) {
+            return Err(Error::LabelOutOfRange { label, k: config.k });
+        }
+        Ok(Self {
+            config,
+            clustering_set,
+            snapshot,
+            centroids,
+            labels,
+            last_fit,
+        })
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &SelfCondConfig {
         &self.config
     }
 
+    /// Iteration of the last (re)clustering.
+    pub fn last_fit(&self) -> usize {
+        self.last_fit
+    }
+
     /// Whether a refit is due before training step `iteration`.
     pub fn is_due(&self, iteration: usize) -> bool {
-        iteration >= self.last_fit + self.config.recluster_every
+        iteration >= self.last_fit.saturating_add(self.config.recluster_every)
     }
 
     /// Refit on the current discriminator: snapshot, warm start from the current partition,

@@ -1,6 +1,8 @@
 //! The training loop: one discriminator step then one generator step per iteration, with the
 //! conditioning labels supplied by a [`LabelMode`].
 
+use std::path::PathBuf;
+
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
@@ -103,7 +105,7 @@ impl TrainConfig {
         Ok(())
     }
 
-    fn adam(&self) -> ModuleOptimizer {
+    pub(crate) fn adam(&self) -> ModuleOptimizer {
         AdamConfig::new()
             .with_beta_1(self.beta1)
             .with_beta_2(self.beta2)
@@ -157,14 +159,18 @@ impl TrainObserver for () {}
 
 /// Holds G, D, their optimisers and the label source, and runs the GAN game.
 pub struct Trainer<G, M, const R: usize> {
-    generator: G,
-    discriminator: M,
-    optim_g: ModuleOptimizer,
-    optim_d: ModuleOptimizer,
-    conditioner: Option<SelfConditioner<M, R>>,
-    config: TrainConfig,
-    rng: SeededRng,
-    iteration: usize,
+    pub(crate) generator: G,
+    pub(crate) discriminator: M,
+    pub(crate) optim_g: ModuleOptimizer,
+    pub(crate) optim_d: ModuleOptimizer,
+    pub(crate) conditioner: Option<SelfConditioner<M, R>>,
+    pub(crate) config: TrainConfig,
+    pub(crate) rng: SeededRng,
+    pub(crate) iteration: usize,
+    /// Detached losses of the last iteration, checked before a checkpoint is written.
+    last_losses: Option<(Tensor<1>, Tensor<1>)>,
+    /// The newest checkpoint written or resumed from, named when training diverges.
+    pub(crate) last_checkpoint: Option<PathBuf>,
 }
 
 impl<G, M, const R: usize> Trainer<G, M, R>
@@ -216,9 +222,43 @@ where
                 config,
                 rng,
                 iteration: 0,
+                last_losses: None,
+                last_checkpoint: None,
             },
             report,
         ))
+    }
+
+    /// Reassembles a trainer from saved state (see [`crate::checkpoint`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_parts(
+        config: TrainConfig,
+        generator: G,
+        discriminator: M,
+        optim_g: ModuleOptimizer,
+        optim_d: ModuleOptimizer,
+        conditioner: Option<SelfConditioner<M, R>>,
+        rng: SeededRng,
+        iteration: usize,
+        last_checkpoint: Option<PathBuf>,
+    ) -> Self {
+        Self {
+            generator,
+            discriminator,
+            optim_g,
+            optim_d,
+            conditioner,
+            config,
+            rng,
+            iteration,
+            last_losses: None,
+            last_checkpoint,
+        }
+    }
+
+    /// The newest checkpoint this trainer wrote or was resumed from.
+    pub fn last_checkpoint(&self) -> Option<&std::path::Path> {
+        self.last_checkpoint.as_deref()
     }
 
     /// Iterations completed.
@@ -266,6 +306,8 @@ where
         let g_loss = self.generator_step(classes);
 
         self.iteration += 1;
+        let (d_loss, g_loss) = (d_loss.detach(), g_loss.detach());
+        self.last_losses = Some((d_loss.clone(), g_loss.clone()));
         let losses = if self.iteration.is_multiple_of(self.config.log_every) {
             Some(self.read_losses(d_loss, g_loss)?)
         } else {
@@ -421,6 +463,7 @@ where
                 return Err(Error::Diverged {
                     iteration: self.iteration,
                     what,
+                    last_checkpoint: self.last_checkpoint.clone(),
                 });
             }
         }
@@ -428,6 +471,14 @@ where
             discriminator,
             generator,
         })
+    }
+
+    /// [`Error::Diverged`] if the last iteration's losses are not finite.
+    pub(crate) fn ensure_last_losses_finite(&self) -> Result<()> {
+        match &self.last_losses {
+            Some((d_loss, g_loss)) => self.read_losses(d_loss.clone(), g_loss.clone()).map(|_| ()),
+            None => Ok(()),
+        }
     }
 }
 

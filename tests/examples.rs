@@ -1,17 +1,10 @@
 //! Smoke test of the `ring` example as a user runs it: a short run writes every promised file.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Command;
 
-/// `target/<profile>/examples/<name>`, next to this test's own binary in `deps/`.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    profile_dir.join("examples").join(name)
-}
+use common::example;
 
 #[test]
 fn ring_example_writes_metrics_samples_and_plots() {

@@ -162,6 +162,19 @@ fn bad_input_gets_typed_errors() {
         Err(Error::DimensionMismatch { .. })
     ));
     assert!(matches!(
+        Toy2dDataset::new(
+            GaussianMixture2d::grid(),
+            100,
+            0,
+            &mut stream(0, 0),
+            stream(0, 1)
+        ),
+        Err(Error::InvalidConfig {
+            field: "batch_size",
+            ..
+        })
+    ));
+    assert!(matches!(
         Toy2dModelConfig::new(0).init_generator(&mut init, &device),
         Err(Error::InvalidConfig {
             field: "num_classes",

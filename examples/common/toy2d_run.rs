@@ -1,22 +1,25 @@
 //! The 2D experiment behind the `ring` and `grid` examples.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::prelude::*;
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
 use selfcond_gan::data::toy2d::tensor_points;
 use selfcond_gan::data::{GaussianMixture2d, Toy2dDataset, Toy2dMetrics};
 use selfcond_gan::model::Toy2dModelConfig;
-use selfcond_gan::rng::stream;
-use selfcond_gan::{LabelMode, SelfCondConfig, StepStats, TrainConfig, TrainObserver, Trainer};
-use serde::Serialize;
+use selfcond_gan::rng::{SeededRng, stream};
+use selfcond_gan::{
+    Checkpoint, LabelMode, SelfCondConfig, StepStats, TrainConfig, TrainObserver, Trainer,
+};
+use serde::{Deserialize, Serialize};
 
 use super::plot;
 
 /// Train a self-conditioned GAN on a 2D mixture and evaluate it as in Table 1 of the paper.
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone, Serialize, Deserialize)]
 pub struct Toy2dArgs {
     /// Training iterations (one D step and one G step each).
     #[arg(long, default_value_t = 100_000)]
@@ -54,6 +57,63 @@ pub struct Toy2dArgs {
     /// Hide the progress bar (for logs).
     #[arg(long)]
     pub quiet: bool,
+    /// Write a checkpoint to OUT/checkpoints every this many iterations (0: only at the end).
+    #[arg(long, default_value_t = 5000)]
+    pub checkpoint_every: usize,
+    /// Continue the run in this directory from its newest checkpoint, with the settings it was
+    /// started with; `--iters`, `--checkpoint-every` and `--quiet` may still be given.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+    /// Options given on the command line, which a resumed run takes over its saved settings.
+    #[arg(skip)]
+    #[serde(skip)]
+    given: Vec<String>,
+}
+
+impl Toy2dArgs {
+    /// Parses the command line (exiting with clap's message on bad arguments), remembering which
+    /// options were given explicitly.
+    pub fn from_command_line() -> Self {
+        let matches = Self::command().get_matches();
+        let mut args = Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        args.given = ["iters", "checkpoint_every", "quiet"]
+            .into_iter()
+            .filter(|id| matches.value_source(id) == Some(ValueSource::CommandLine))
+            .map(str::to_string)
+            .collect();
+        args
+    }
+
+    /// The saved settings of a run being resumed, with this command line's overrides.
+    fn resumed(&self, saved: Toy2dArgs, dir: &Path) -> Self {
+        let given = |id: &str| self.given.iter().any(|g| g == id);
+        Self {
+            iters: if given("iters") {
+                self.iters
+            } else {
+                saved.iters
+            },
+            checkpoint_every: if given("checkpoint_every") {
+                self.checkpoint_every
+            } else {
+                saved.checkpoint_every
+            },
+            quiet: self.quiet || (saved.quiet && !given("quiet")),
+            out: Some(dir.to_path_buf()),
+            resume: Some(dir.to_path_buf()),
+            given: self.given.clone(),
+            ..saved
+        }
+    }
+}
+
+/// What a checkpoint of a 2D run carries besides the trainer.
+#[derive(Serialize, Deserialize)]
+struct RunState {
+    dataset: String,
+    args: Toy2dArgs,
+    batch_rng: SeededRng,
+    seconds: f64,
 }
 
 #[derive(Serialize)]
@@ -71,16 +131,33 @@ struct RunMetrics {
     reverse_kl: f64,
     eval_samples: usize,
     backend: String,
+    resumed_from: Option<usize>,
+    /// Resident memory (MiB) every 1,000 iterations of this process (Linux only).
+    rss_mib: Vec<(usize, f64)>,
 }
 
-/// Draws progress and refit events; the library itself never prints.
+/// Draws progress and refit events and samples memory use; the library itself never prints.
 struct Progress {
     bar: ProgressBar,
+    rss_mib: Vec<(usize, f64)>,
+}
+
+/// Resident set size of this process in MiB, from /proc (None elsewhere).
+fn resident_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
 
 impl TrainObserver for Progress {
     fn on_step(&mut self, stats: &StepStats) {
         self.bar.inc(1);
+        if stats.iteration.is_multiple_of(1000)
+            && let Some(mib) = resident_mib()
+        {
+            self.rss_mib.push((stats.iteration, mib));
+        }
         if let Some(l) = stats.losses {
             self.bar
                 .set_message(format!("D {:.3}  G {:.3}", l.discriminator, l.generator));
@@ -103,13 +180,39 @@ impl TrainObserver for Progress {
     }
 }
 
-/// Runs the experiment on `mixture`; `name` names the data set and the default output folder.
+/// Runs the experiment (or resumes it, with `--resume`); `name` names the data set and the
+/// default output folder, `mixture` builds the data from the run's settings.
 pub fn run(
     name: &str,
-    mixture: GaussianMixture2d,
+    mixture: fn(&Toy2dArgs) -> selfcond_gan::Result<GaussianMixture2d>,
     args: Toy2dArgs,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let device = Device::default().autodiff();
+    let (checkpoint, state) = match &args.resume {
+        Some(dir) => {
+            let checkpoint = Checkpoint::open_latest(dir)?;
+            let state: RunState = checkpoint.extra()?;
+            if state.dataset != name {
+                return Err(format!(
+                    "{} holds a {} run; resume it with the {} example",
+                    dir.display(),
+                    state.dataset,
+                    state.dataset
+                )
+                .into());
+            }
+            (Some(checkpoint), Some(state))
+        }
+        None => (None, None),
+    };
+    let args = match &state {
+        Some(state) => args.resumed(
+            state.args.clone(),
+            args.resume.as_deref().unwrap_or(Path::new(".")),
+        ),
+        None => args,
+    };
+    let mixture = mixture(&args)?;
     let k = match args.labels {
         LabelMode::Unconditional => 1,
         LabelMode::Supervised => mixture.num_modes(),
@@ -131,29 +234,54 @@ pub fn run(
     let mut init = stream(args.seed, 2);
     let generator = models.init_generator(&mut init, &device)?;
     let discriminator = models.init_discriminator(&mut init, &device)?;
-    let config =
-        TrainConfig::new(SelfCondConfig::new(k).with_recluster_every(args.recluster_every))
-            .with_labels(args.labels)
-            .with_seed(args.seed);
     let clustering_set = data.head_tensor(args.cluster_points, &device);
 
-    eprintln!(
-        "{name}: {} iterations, labels {:?}, k = {k}, seed {}, device {:?} -> {}",
-        args.iters,
-        args.labels,
-        args.seed,
-        device,
-        out.display()
-    );
     let started = Instant::now();
-    let (mut trainer, first) =
-        Trainer::new(config, generator, discriminator, Some(clustering_set))?;
-    if let Some(r) = first {
-        eprintln!(
-            "initial clustering: inertia {:.3}, {} Lloyd iterations, {:.2}s",
-            r.inertia, r.lloyd_iterations, r.seconds
-        );
-    }
+    let mut trainer = match (&checkpoint, &state) {
+        (Some(checkpoint), Some(state)) => {
+            data.set_batch_rng(state.batch_rng.clone());
+            let trainer = Trainer::from_checkpoint(
+                checkpoint,
+                generator,
+                discriminator,
+                Some(clustering_set),
+            )?;
+            eprintln!(
+                "{name}: resuming {} at iteration {} of {} from {}",
+                out.display(),
+                trainer.iteration(),
+                args.iters,
+                checkpoint.path().display()
+            );
+            trainer
+        }
+        _ => {
+            let config =
+                TrainConfig::new(SelfCondConfig::new(k).with_recluster_every(args.recluster_every))
+                    .with_labels(args.labels)
+                    .with_seed(args.seed);
+            eprintln!(
+                "{name}: {} iterations, labels {:?}, k = {k}, seed {}, device {:?} -> {}",
+                args.iters,
+                args.labels,
+                args.seed,
+                device,
+                out.display()
+            );
+            let (trainer, first) =
+                Trainer::new(config, generator, discriminator, Some(clustering_set))?;
+            if let Some(r) = first {
+                eprintln!(
+                    "initial clustering: inertia {:.3}, {} Lloyd iterations, {:.2}s",
+                    r.inertia, r.lloyd_iterations, r.seconds
+                );
+            }
+            trainer
+        }
+    };
+    let resumed_from = checkpoint.as_ref().map(Checkpoint::iteration);
+    let seconds_before = state.as_ref().map_or(0.0, |s| s.seconds);
+
     let bar = if args.quiet {
         ProgressBar::hidden()
     } else {
@@ -162,10 +290,31 @@ pub fn run(
     bar.set_style(ProgressStyle::with_template(
         "{elapsed_precise} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta}) {msg}",
     )?);
-    let mut progress = Progress { bar };
-    trainer.fit(&mut data, args.iters, &mut progress)?;
+    bar.set_position(trainer.iteration() as u64);
+    bar.reset_eta();
+    let mut progress = Progress {
+        bar,
+        rss_mib: Vec::new(),
+    };
+    // Train in stretches that end on checkpoint boundaries; the last stretch always ends with
+    // one, so evaluation (and the control tools) can start from the finished model.
+    while trainer.iteration() < args.iters {
+        let done = trainer.iteration();
+        let stretch = match args.checkpoint_every {
+            0 => args.iters - done,
+            every => (every - done % every).min(args.iters - done),
+        };
+        trainer.fit(&mut data, stretch, &mut progress)?;
+        let state = RunState {
+            dataset: name.to_string(),
+            args: args.clone(),
+            batch_rng: data.batch_rng().clone(),
+            seconds: seconds_before + started.elapsed().as_secs_f64(),
+        };
+        trainer.save_checkpoint(&out, &state)?;
+    }
     progress.bar.finish();
-    let seconds = started.elapsed().as_secs_f64();
+    let seconds = seconds_before + started.elapsed().as_secs_f64();
 
     let classes = trainer.sample_classes(args.eval_samples);
     let samples = tensor_points(trainer.generate(&classes, 10_000)?)?;
@@ -189,6 +338,8 @@ pub fn run(
         reverse_kl,
         eval_samples: samples.len(),
         backend: format!("{device:?}"),
+        resumed_from,
+        rss_mib: progress.rss_mib,
     };
     std::fs::write(
         out.join("metrics.json"),

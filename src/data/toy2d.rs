@@ -176,6 +176,16 @@ impl Toy2dDataset {
         })
     }
 
+    /// The stream batches are drawn from: save it with a checkpoint to resume exactly.
+    pub fn batch_rng(&self) -> &SeededRng {
+        &self.rng
+    }
+
+    /// Continues drawing batches from `rng` (a stream saved by [`Self::batch_rng`]).
+    pub fn set_batch_rng(&mut self, rng: SeededRng) {
+        self.rng = rng;
+    }
+
     /// The first `n` points as a `[n, 2]` tensor (a fixed clustering set).
     pub fn head_tensor(&self, n: usize, device: &Device) -> Tensor<2> {
         points_tensor(&self.points[..n.min(self.points.len())], device)

@@ -1,0 +1,325 @@
+//! Checkpoints: exact resume, refusal of damaged or foreign checkpoints, and divergence.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use selfcond_gan::checkpoint::checkpoints_dir;
+use selfcond_gan::data::{GaussianMixture2d, Toy2dDataset};
+use selfcond_gan::host::parameter_values;
+use selfcond_gan::model::{Toy2dDiscriminator, Toy2dGenerator, Toy2dModelConfig};
+use selfcond_gan::rng::{SeededRng, stream};
+use selfcond_gan::{
+    Batch, BatchSource, Checkpoint, Error, LabelMode, SelfCondConfig, TrainConfig, Trainer,
+};
+
+type Toy = Trainer<Toy2dGenerator, Toy2dDiscriminator, 2>;
+
+const SEED: u64 = 11;
+
+fn device() -> Device {
+    Device::default().autodiff()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("selfcond-ckpt-{name}-{}", std::process::id()));
+    fs::remove_dir_all(&dir).ok();
+    dir
+}
+
+fn data() -> Toy2dDataset {
+    let ring = GaussianMixture2d::ring(2.0).unwrap();
+    Toy2dDataset::new(ring, 1_000, 32, &mut stream(SEED, 0), stream(SEED, 1)).unwrap()
+}
+
+fn models(k: usize, width: usize, init_seed: u64) -> (Toy2dGenerator, Toy2dDiscriminator) {
+    let config = Toy2dModelConfig::new(k)
+        .with_generator_width(width)
+        .with_maxout_units(12);
+    let mut init = stream(init_seed, 2);
+    let device = device();
+    (
+        config.init_generator(&mut init, &device).unwrap(),
+        config.init_discriminator(&mut init, &device).unwrap(),
+    )
+}
+
+fn config(labels: LabelMode, k: usize) -> TrainConfig {
+    TrainConfig::new(SelfCondConfig::new(k).with_recluster_every(4))
+        .with_labels(labels)
+        .with_log_every(1)
+        .with_seed(SEED)
+}
+
+fn start(labels: LabelMode, k: usize) -> (Toy, Toy2dDataset) {
+    let data = data();
+    let (g, d) = models(k, 24, SEED);
+    let set = data.head_tensor(300, &device());
+    let (t, _) = Trainer::new(config(labels, k), g, d, Some(set)).unwrap();
+    (t, data)
+}
+
+/// Resumes the run saved in `dir` with freshly initialised models of another seed (so nothing
+/// but the checkpoint can carry the state over).
+fn resume(dir: &Path, data: &mut Toy2dDataset) -> Toy {
+    let checkpoint = Checkpoint::open_latest(dir).unwrap();
+    let k = checkpoint.config().selfcond.k;
+    data.set_batch_rng(checkpoint.extra::<SeededRng>().unwrap());
+    let (g, d) = models(k, 24, 999);
+    Trainer::from_checkpoint(&checkpoint, g, d, Some(data.head_tensor(300, &device()))).unwrap()
+}
+
+fn losses(t: &mut Toy, data: &mut Toy2dDataset, steps: usize) -> Vec<(f64, f64)> {
+    (0..steps)
+        .map(|_| {
+            let stats = t.step(data.next_batch(&device()).unwrap()).unwrap();
+            let l = stats.losses.unwrap();
+            (l.discriminator, l.generator)
+        })
+        .collect()
+}
+
+/// Every parameter of `a` and `b` has the same bits; on failure, names the first difference.
+fn assert_bits_equal<M: burn::module::Module>(a: &M, b: &M, what: &str) {
+    let (a, b) = (parameter_values(a).unwrap(), parameter_values(b).unwrap());
+    assert_eq!(a.len(), b.len(), "{what}: parameter count");
+    let differing: Vec<usize> = (0..a.len())
+        .filter(|&i| a[i].to_bits() != b[i].to_bits())
+        .collect();
+    if let Some(&i) = differing.first() {
+        panic!(
+            "{what}: {} of {} parameters differ, first at {i}: {} vs {}",
+            differing.len(),
+            a.len(),
+            a[i],
+            b[i]
+        );
+    }
+}
+
+#[test]
+fn resumed_run_matches_an_uninterrupted_one_bit_for_bit() {
+    for (labels, k) in [(LabelMode::SelfConditioned, 6), (LabelMode::Random, 3)] {
+        let (mut whole, mut whole_data) = start(labels, k);
+        let whole_losses = losses(&mut whole, &mut whole_data, 15);
+
+        // Stop after 6 iterations (between refits at 4 and 8), resume, go on to 15.
+        let dir = scratch(&format!("exact-{k}"));
+        let (mut first, mut data) = start(labels, k);
+        let mut split_losses = losses(&mut first, &mut data, 6);
+        let saved = first.save_checkpoint(&dir, data.batch_rng()).unwrap();
+        let mut data = self::data();
+        let mut second = resume(&dir, &mut data);
+        assert_bits_equal(first.generator(), second.generator(), "generator as saved");
+        assert_bits_equal(
+            first.discriminator(),
+            second.discriminator(),
+            "discriminator as saved",
+        );
+        drop(first);
+        assert_eq!(second.iteration(), 6);
+        assert_eq!(second.last_checkpoint(), Some(saved.as_path()));
+        split_losses.extend(losses(&mut second, &mut data, 9));
+
+        assert_eq!(whole_losses, split_losses, "{labels:?}: losses");
+        assert_bits_equal(whole.generator(), second.generator(), "generator");
+        assert_bits_equal(
+            whole.discriminator(),
+            second.discriminator(),
+            "discriminator",
+        );
+        if let (Some(a), Some(b)) = (whole.conditioner(), second.conditioner()) {
+            assert_eq!(a.clustering_labels(), b.clustering_labels());
+            assert_eq!(a.last_fit(), 12);
+        }
+        assert_eq!(whole.sample_classes(50), second.sample_classes(50));
+        fs::remove_dir_all(&dir).ok();
+    }
+}
+
+#[test]
+fn only_the_newest_two_checkpoints_are_kept() {
+    let dir = scratch("keep");
+    let (mut t, mut data) = start(LabelMode::SelfConditioned, 6);
+    let mut paths = Vec::new();
+    for _ in 0..4 {
+        losses(&mut t, &mut data, 1);
+        paths.push(t.save_checkpoint(&dir, data.batch_rng()).unwrap());
+    }
+    let mut left: Vec<_> = fs::read_dir(checkpoints_dir(&dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    left.sort();
+    assert_eq!(left.len(), 3, "{left:?}");
+    assert!(left.contains(&paths[2]) && left.contains(&paths[3]));
+    assert_eq!(Checkpoint::open_latest(&dir).unwrap().iteration(), 4);
+    fs::remove_dir_all(&dir).ok();
+}
+
+/// A saved self-conditioned run, and the names of its files.
+fn saved_run(name: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    let (mut t, mut data) = start(LabelMode::SelfConditioned, 6);
+    losses(&mut t, &mut data, 5);
+    let path = t.save_checkpoint(&dir, data.batch_rng()).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn damaged_checkpoints_are_refused_with_typed_errors() {
+    let (dir, path) = saved_run("damaged");
+    let pristine: Vec<(PathBuf, Vec<u8>)> = fs::read_dir(&path)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let bytes = fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    assert_eq!(pristine.len(), 7, "six data files and the manifest");
+    for (file, bytes) in &pristine {
+        // One flipped bit, then a truncation, each refused.
+        let mut flipped = bytes.clone();
+        flipped[bytes.len() / 2] ^= 0x10;
+        fs::write(file, &flipped).unwrap();
+        match Checkpoint::open_latest(&dir) {
+            Err(Error::CorruptCheckpoint { .. }) => {}
+            other => panic!("bit flip in {file:?}: {:?}", other.map(|c| c.iteration())),
+        }
+        fs::write(file, &bytes[..bytes.len() / 3]).unwrap();
+        assert!(
+            matches!(
+                Checkpoint::open_latest(&dir),
+                Err(Error::CorruptCheckpoint { .. })
+            ),
+            "truncated {file:?}"
+        );
+        fs::write(file, bytes).unwrap();
+    }
+    assert!(Checkpoint::open_latest(&dir).is_ok());
+
+    // A manifest from a future version: its own error, even with the pointer's digest skipped.
+    let manifest = path.join("manifest.json");
+    let text = fs::read_to_string(&manifest).unwrap();
+    fs::write(
+        &manifest,
+        text.replace("\"format_version\": 1", "\"format_version\": 7"),
+    )
+    .unwrap();
+    assert!(matches!(
+        Checkpoint::open(&path, None),
+        Err(Error::CheckpointVersion {
+            found: 7,
+            supported: 1,
+            ..
+        })
+    ));
+    fs::write(&manifest, text).unwrap();
+
+    // No checkpoint at all, and a garbled pointer.
+    assert!(matches!(
+        Checkpoint::open_latest(&scratch("nothing")),
+        Err(Error::NoCheckpoint { .. })
+    ));
+    let latest = checkpoints_dir(&dir).join("LATEST");
+    fs::write(&latest, "../../etc deadbeef").unwrap();
+    assert!(matches!(
+        Checkpoint::open_latest(&dir),
+        Err(Error::CorruptCheckpoint { .. })
+    ));
+    fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn foreign_checkpoints_are_refused() {
+    let (dir, _) = saved_run("foreign");
+    let checkpoint = Checkpoint::open_latest(&dir).unwrap();
+    let data = data();
+    let set = || Some(data.head_tensor(300, &device()));
+    let refuse = |g, d, set| match Trainer::from_checkpoint(&checkpoint, g, d, set) {
+        Err(Error::CheckpointMismatch { reason, .. }) => reason,
+        other => panic!("expected a mismatch, got {:?}", other.err()),
+    };
+
+    let (g, d) = models(7, 24, 0);
+    assert!(refuse(g, d, set()).contains("classes"), "another k");
+    let (g, d) = models(6, 40, 0);
+    refuse(g, d, set()); // another generator width: its record does not fit
+    let (g, d) = models(6, 24, 0);
+    let other_set = Some(data.head_tensor(301, &device()));
+    assert!(refuse(g.clone(), d.clone(), other_set).contains("clustering set"));
+    assert!(matches!(
+        Trainer::from_checkpoint(&checkpoint, g.clone(), d.clone(), None),
+        Err(Error::Empty { .. })
+    ));
+    assert!(Trainer::from_checkpoint(&checkpoint, g, d, set()).is_ok());
+    fs::remove_dir_all(&dir).ok();
+}
+
+/// Serves the real data until `poison_at`, then a batch with a NaN in it.
+struct Poisoned {
+    data: Toy2dDataset,
+    served: usize,
+    poison_at: usize,
+}
+
+impl BatchSource<2> for Poisoned {
+    fn next_batch(&mut self, device: &Device) -> selfcond_gan::Result<Batch<2>> {
+        let mut batch = self.data.next_batch(device)?;
+        self.served += 1;
+        if self.served >= self.poison_at {
+            let nan = Tensor::<2>::full([1, 2], f32::NAN, device);
+            batch.samples = batch.samples.slice_assign([0..1, 0..2], nan);
+        }
+        Ok(batch)
+    }
+}
+
+#[test]
+fn divergence_stops_the_run_and_names_the_intact_checkpoint() {
+    let dir = scratch("diverge");
+    let (mut t, data) = start(LabelMode::Random, 3);
+    let mut source = Poisoned {
+        data,
+        served: 0,
+        poison_at: 8,
+    };
+    t.fit(&mut source, 5, &mut ()).unwrap();
+    let good = t.save_checkpoint(&dir, &()).unwrap();
+    match t.fit(&mut source, 10, &mut ()) {
+        Err(Error::Diverged {
+            iteration,
+            last_checkpoint,
+            ..
+        }) => {
+            assert_eq!(iteration, 8);
+            assert_eq!(last_checkpoint.as_deref(), Some(good.as_path()));
+        }
+        other => panic!("expected divergence, got {other:?}"),
+    }
+    // The diverged state is never written over the good checkpoint.
+    assert!(matches!(
+        t.save_checkpoint(&dir, &()),
+        Err(Error::Diverged { .. })
+    ));
+    let checkpoint = Checkpoint::open_latest(&dir).unwrap();
+    assert_eq!(checkpoint.path(), good.as_path());
+    assert_eq!(checkpoint.iteration(), 5);
+    let (g, d) = models(3, 24, 0);
+    let resumed = Trainer::from_checkpoint(&checkpoint, g, d, None).unwrap();
+    assert!(
+        parameter_values(resumed.generator())
+            .unwrap()
+            .iter()
+            .all(|v| v.is_finite())
+    );
+    let message = Error::Diverged {
+        iteration: 8,
+        what: "discriminator loss",
+        last_checkpoint: Some(good.clone()),
+    }
+    .to_string();
+    assert!(message.contains("iteration 8") && message.contains(&good.display().to_string()));
+    fs::remove_dir_all(&dir).ok();
+}
