@@ -113,6 +113,14 @@ pub enum Error {
     /// A device read-back failed.
     #[error("reading a tensor from the device failed: {0}")]
     Device(String),
+    /// A data file is truncated, malformed or not what its name says.
+    #[error("bad data file {}: {reason}", path.display())]
+    BadDataFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Reading or writing a file failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

@@ -14,6 +14,7 @@
 //! - [`cluster`]: k-means on device and Hungarian cluster matching;
 //! - [`selfcond`]: the reclustering scheduler that labels batches;
 //! - [`train`]: the trainer, with self-conditioned, supervised, unconditional and random labels;
+//! - [`checkpoint`]: crash-safe checkpoints and bit-exact resume;
 //! - [`data`]: the 2D ring and grid benchmarks and their metrics.
 //!
 //! ## Example: a few iterations on the 2D ring

@@ -21,6 +21,37 @@
 //! renamed into place, and only then does `LATEST` move to it; a crash at any moment leaves the
 //! previous checkpoint intact and `LATEST` pointing at a complete one. On reading, every byte is
 //! checked against the digests, so truncation or bit flips are reported, never loaded.
+//!
+//! ```
+//! # use burn::prelude::*;
+//! # use selfcond_gan::data::{GaussianMixture2d, Toy2dDataset};
+//! # use selfcond_gan::model::Toy2dModelConfig;
+//! # use selfcond_gan::rng::{SeededRng, stream};
+//! # use selfcond_gan::{Checkpoint, SelfCondConfig, TrainConfig, Trainer};
+//! # fn main() -> selfcond_gan::Result<()> {
+//! # let device = Device::default().autodiff();
+//! # let ring = GaussianMixture2d::ring(2.0)?;
+//! # let mut data = Toy2dDataset::new(ring, 500, 32, &mut stream(0, 0), stream(0, 1))?;
+//! let models = Toy2dModelConfig::new(4).with_generator_width(16).with_maxout_units(8);
+//! let g = models.init_generator(&mut stream(0, 2), &device)?;
+//! let d = models.init_discriminator(&mut stream(0, 3), &device)?;
+//! let set = data.head_tensor(100, &device);
+//! let config = TrainConfig::new(SelfCondConfig::new(4));
+//! let (mut trainer, _) = Trainer::new(config, g.clone(), d.clone(), Some(set.clone()))?;
+//! trainer.fit(&mut data, 3, &mut ())?;
+//! let run = std::env::temp_dir().join("selfcond-doc-run");
+//! trainer.save_checkpoint(&run, data.batch_rng())?; // the data stream travels along
+//!
+//! // Later, perhaps in another process: the same architecture and clustering set.
+//! let checkpoint = Checkpoint::open_latest(&run)?;
+//! data.set_batch_rng(checkpoint.extra::<SeededRng>()?);
+//! let mut resumed = Trainer::from_checkpoint(&checkpoint, g, d, Some(set))?;
+//! assert_eq!(resumed.iteration(), 3);
+//! resumed.fit(&mut data, 2, &mut ())?;
+//! # std::fs::remove_dir_all(&run).ok();
+//! # Ok(())
+//! # }
+//! ```
 
 mod atomic;
 

@@ -1,5 +1,9 @@
-//! Data sets and their evaluation metrics.
+//! Data sets, their readers and their evaluation metrics.
 
+pub mod cifar;
+pub mod idx;
 pub mod toy2d;
 
+pub use cifar::{CifarImages, CifarSplit, read_cifar10};
+pub use idx::{IdxArray, read_idx};
 pub use toy2d::{GaussianMixture2d, Toy2dDataset, Toy2dMetrics};
