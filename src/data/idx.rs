@@ -38,7 +38,7 @@ pub fn read_idx(path: &Path) -> Result<IdxArray> {
     } else {
         Box::new(BufReader::new(file))
     };
-    parse_idx(reader).map_err(|reason| bad(reason))
+    parse_idx(reader).map_err(bad)
 }
 
 /// Parses IDX bytes from `reader`; the error is a sentence saying what is wrong.
