@@ -113,6 +113,14 @@ pub enum Error {
     /// A device read-back failed.
     #[error("reading a tensor from the device failed: {0}")]
     Device(String),
+    /// A data set's files are not where they were looked for.
+    #[error("{} not found: {hint}", path.display())]
+    MissingData {
+        /// Where the data was looked for.
+        path: PathBuf,
+        /// How to obtain it.
+        hint: String,
+    },
     /// A data file is truncated, malformed or not what its name says.
     #[error("bad data file {}: {reason}", path.display())]
     BadDataFile {

@@ -2,8 +2,10 @@
 
 pub mod cifar;
 pub mod idx;
+pub mod mnist;
 pub mod toy2d;
 
 pub use cifar::{CifarImages, CifarSplit, read_cifar10};
 pub use idx::{IdxArray, read_idx};
+pub use mnist::{Mnist, MnistSplit, StackedMnist, read_mnist};
 pub use toy2d::{GaussianMixture2d, Toy2dDataset, Toy2dMetrics};

@@ -4,7 +4,8 @@
 //! it keeps our training dynamics comparable with the reference implementation.
 
 use burn::module::Param;
-use burn::nn::{BatchNorm, BatchNormConfig, Linear};
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, PaddingConfig2d};
 use burn::prelude::*;
 
 use crate::rng::{SeededRng, uniform_tensor};
@@ -26,4 +27,70 @@ pub fn linear(rng: &mut SeededRng, d_input: usize, d_output: usize, device: &Dev
 /// A BatchNorm with PyTorch's defaults (gamma 1, beta 0, momentum 0.1, eps 1e-5).
 pub fn batch_norm(num_features: usize, device: &Device) -> BatchNorm {
     BatchNormConfig::new(num_features).init(device)
+}
+
+/// A `Conv2d(in -> out, k x k)` with bias, initialised as PyTorch does (weight and bias
+/// U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in * k * k).
+pub fn conv2d(
+    rng: &mut SeededRng,
+    [channels_in, channels_out]: [usize; 2],
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    device: &Device,
+) -> Conv2d {
+    let bound = 1.0 / ((channels_in * kernel * kernel) as f32).sqrt();
+    Conv2d {
+        weight: Param::from_tensor(uniform_tensor(
+            rng,
+            [channels_out, channels_in, kernel, kernel],
+            bound,
+            device,
+        )),
+        bias: Some(Param::from_tensor(uniform_tensor(
+            rng,
+            [channels_out],
+            bound,
+            device,
+        ))),
+        stride: [stride; 2],
+        kernel_size: [kernel; 2],
+        dilation: [1, 1],
+        groups: 1,
+        padding: PaddingConfig2d::Explicit(padding, padding, padding, padding),
+    }
+}
+
+/// A `ConvTranspose2d(in -> out, k x k)` with bias, initialised as PyTorch does (its fan_in is
+/// `out * k * k`: PyTorch reads it off the weight's second dimension).
+pub fn conv_transpose2d(
+    rng: &mut SeededRng,
+    [channels_in, channels_out]: [usize; 2],
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    device: &Device,
+) -> ConvTranspose2d {
+    let bound = 1.0 / ((channels_out * kernel * kernel) as f32).sqrt();
+    ConvTranspose2d {
+        weight: Param::from_tensor(uniform_tensor(
+            rng,
+            [channels_in, channels_out, kernel, kernel],
+            bound,
+            device,
+        )),
+        bias: Some(Param::from_tensor(uniform_tensor(
+            rng,
+            [channels_out],
+            bound,
+            device,
+        ))),
+        stride: [stride; 2],
+        kernel_size: [kernel; 2],
+        dilation: [1, 1],
+        groups: 1,
+        padding: [padding; 2],
+        padding_out: [0, 0],
+        channels: [channels_in, channels_out],
+    }
 }

@@ -5,6 +5,7 @@
 //! clustering) and a linear head `D_h` with one logit per class.
 
 pub mod blocks;
+pub mod dcgan;
 pub mod init;
 pub mod toy2d;
 
@@ -12,6 +13,7 @@ use burn::module::Module;
 use burn::prelude::*;
 
 pub use blocks::{LatentEmbeddingConcat, Maxout, mask_logits};
+pub use dcgan::{DcganConfig, DcganDepth, DcganDiscriminator, DcganGenerator};
 pub use toy2d::{Toy2dDiscriminator, Toy2dGenerator, Toy2dModelConfig};
 
 /// A generator `G(z, c)` producing samples of rank `R` (2 for points, 4 for images).
