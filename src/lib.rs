@@ -15,7 +15,9 @@
 //! - [`selfcond`]: the reclustering scheduler that labels batches;
 //! - [`train`]: the trainer, with self-conditioned, supervised, unconditional and random labels;
 //! - [`checkpoint`]: crash-safe checkpoints and bit-exact resume;
-//! - [`data`]: the 2D ring and grid benchmarks and their metrics.
+//! - [`data`]: the 2D ring and grid benchmarks and their metrics, MNIST / Stacked-MNIST and
+//!   CIFAR-10 readers;
+//! - [`viz`]: sample grids and the paper's per-cluster figure as PNG.
 //!
 //! ## Example: a few iterations on the 2D ring
 //!
@@ -61,6 +63,7 @@ pub mod npy;
 pub mod rng;
 pub mod selfcond;
 pub mod train;
+pub mod viz;
 
 pub use checkpoint::Checkpoint;
 pub use error::{Error, Result};

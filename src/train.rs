@@ -397,17 +397,31 @@ where
         }
     }
 
-    /// Generates one sample per class in `classes`, in inference mode, `chunk` at a time.
-    /// Returns samples on the inference (non-autodiff) device.
+    /// Generates one sample per class in `classes`, in inference mode, `chunk` at a time, with
+    /// latents from the trainer's own stream. Returns samples on the inference (non-autodiff)
+    /// device.
     pub fn generate(&mut self, classes: &[i64], chunk: usize) -> Result<Tensor<R>> {
+        let mut rng = self.rng.clone();
+        let samples = self.generate_with(classes, chunk, &mut rng);
+        self.rng = rng;
+        samples
+    }
+
+    /// As [`Self::generate`], with latents drawn from `rng`: a fixed stream gives the same
+    /// latents at every call (progress grids), and training's stream is left untouched.
+    pub fn generate_with(
+        &self,
+        classes: &[i64],
+        chunk: usize,
+        rng: &mut SeededRng,
+    ) -> Result<Tensor<R>> {
         let generator = self.generator.valid();
         let device = generator.devices().first().cloned().unwrap_or_default();
-        let k = self.config.selfcond.k;
-        check_labels(classes, k)?;
+        check_labels(classes, self.config.selfcond.k)?;
         let parts: Vec<Tensor<R>> = classes
             .chunks(chunk.max(1))
             .map(|part| {
-                let z = normal_tensor(&mut self.rng, part.len(), generator.latent_dim(), &device);
+                let z = normal_tensor(rng, part.len(), generator.latent_dim(), &device);
                 generator.forward(z, int_tensor(part.to_vec(), &device))
             })
             .collect();

@@ -323,3 +323,63 @@ fn divergence_stops_the_run_and_names_the_intact_checkpoint() {
     assert!(message.contains("iteration 8") && message.contains(&good.display().to_string()));
     fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn image_models_with_batchnorm_resume_bit_for_bit() {
+    use selfcond_gan::data::{Mnist, StackedMnist};
+    use selfcond_gan::model::DcganConfig;
+
+    let mnist = Mnist {
+        images: (0..100 * 784).map(|i| ((i * 31) % 256) as u8).collect(),
+        labels: (0..100).map(|i| (i % 10) as u8).collect(),
+    };
+    let data = || StackedMnist::new(&mnist, 300, 6, &mut stream(3, 0), stream(3, 1)).unwrap();
+    let models = DcganConfig::new(4)
+        .with_width(4)
+        .with_latent_dim(8)
+        .with_embedding_dim(8);
+    let device = device();
+    let build = |init_seed| {
+        let mut init = stream(init_seed, 2);
+        (
+            models.init_generator(&mut init, &device).unwrap(),
+            models.init_discriminator(&mut init, &device).unwrap(),
+        )
+    };
+    let config = TrainConfig::new(SelfCondConfig::new(4).with_recluster_every(2))
+        .with_log_every(1)
+        .with_beta1(0.0)
+        .with_beta2(0.99);
+    let start = |data: &StackedMnist| {
+        let (g, d) = build(3);
+        let set = data.head(60, &device).0;
+        Trainer::new(config.clone(), g, d, Some(set)).unwrap().0
+    };
+
+    let mut whole_data = data();
+    let mut whole = start(&whole_data);
+    whole.fit(&mut whole_data, 6, &mut ()).unwrap();
+
+    let dir = scratch("images");
+    let mut split_data = data();
+    let mut first = start(&split_data);
+    first.fit(&mut split_data, 3, &mut ()).unwrap();
+    first.save_checkpoint(&dir, split_data.batch_rng()).unwrap();
+    drop(first);
+    let mut resumed_data = data();
+    let checkpoint = Checkpoint::open_latest(&dir).unwrap();
+    resumed_data.set_batch_rng(checkpoint.extra::<SeededRng>().unwrap());
+    let (g, d) = build(77);
+    let set = resumed_data.head(60, &device).0;
+    let mut second = Trainer::from_checkpoint(&checkpoint, g, d, Some(set)).unwrap();
+    second.fit(&mut resumed_data, 3, &mut ()).unwrap();
+
+    assert_bits_equal(whole.generator(), second.generator(), "DCGAN generator");
+    assert_bits_equal(whole.discriminator(), second.discriminator(), "DCGAN discriminator");
+    assert_bits_equal(
+        whole.conditioner().unwrap().snapshot(),
+        second.conditioner().unwrap().snapshot(),
+        "DCGAN snapshot",
+    );
+    fs::remove_dir_all(&dir).ok();
+}

@@ -70,3 +70,85 @@ fn bad_arguments_fail_cleanly() {
         "{stderr}"
     );
 }
+
+/// Writes a small MNIST look-alike (random digits, labels cycling 0..9) as IDX files.
+fn fake_mnist(dir: &std::path::Path, n: usize) {
+    use selfcond_gan::data::idx::encode_idx;
+    std::fs::create_dir_all(dir).unwrap();
+    let images: Vec<u8> = (0..n * 784).map(|i| ((i * 7919) % 256) as u8).collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+    std::fs::write(
+        dir.join("train-images-idx3-ubyte"),
+        encode_idx(&[n, 28, 28], &images),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("train-labels-idx1-ubyte"),
+        encode_idx(&[n], &labels),
+    )
+    .unwrap();
+}
+
+#[test]
+fn stacked_mnist_example_trains_resumes_and_writes_its_outputs() {
+    let base = std::env::temp_dir().join(format!("selfcond-stacked-smoke-{}", std::process::id()));
+    let (data, out) = (base.join("mnist"), base.join("run"));
+    fake_mnist(&data, 200);
+    let run = |extra: &[&str]| {
+        Command::new(example("stacked_mnist"))
+            .args(["--width", "4", "--k", "6", "--recluster-every", "4"])
+            .args(["--cluster-images", "120", "--eval-samples", "50"])
+            .args([
+                "--train-images",
+                "400",
+                "--batch-size",
+                "8",
+                "--grid-every",
+                "3",
+            ])
+            .args(["--checkpoint-every", "3", "--quiet", "--data-dir"])
+            .arg(&data)
+            .args(extra)
+            .status()
+            .expect("the stacked_mnist example is built by `cargo test`")
+    };
+    assert!(run(&["--iters", "5", "--out", out.to_str().unwrap()]).success());
+    assert!(run(&["--iters", "7", "--resume", out.to_str().unwrap()]).success());
+
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["iterations"], 7);
+    assert_eq!(metrics["resumed_from"], 5);
+    let nmi = metrics["cluster_nmi"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&nmi));
+    let npy = std::fs::read(out.join("samples.npy")).unwrap();
+    let header_len = u16::from_le_bytes([npy[8], npy[9]]) as usize;
+    let header = String::from_utf8_lossy(&npy[10..10 + header_len]).to_string();
+    assert!(
+        header.contains("|u1") && header.contains("(50, 32, 32, 3)"),
+        "{header}"
+    );
+    assert_eq!(npy.len(), 10 + header_len + 50 * 32 * 32 * 3);
+    for png in [
+        "samples.png",
+        "clusters.png",
+        "grids/iter-0000003.png",
+        "grids/iter-0000006.png",
+    ] {
+        let bytes = std::fs::read(out.join(png)).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG", "{png}");
+    }
+
+    // No data: a message that says how to get it, not a panic.
+    let output = Command::new(example("stacked_mnist"))
+        .args(["--data-dir", "/nonexistent/mnist", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("fetch-mnist.sh") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&base).ok();
+}

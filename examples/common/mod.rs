@@ -1,6 +1,11 @@
-//! Code shared by the example launchers: argument parsing, the 2D run, plots.
+//! Code shared by the example launchers: argument parsing, the 2D and image runs, plots.
 
+// Each example compiles this whole module but uses only its own run.
+#![allow(dead_code)]
+
+pub mod image_run;
 pub mod plot;
+pub mod progress;
 pub mod toy2d_run;
 
 use std::process::ExitCode;

@@ -6,17 +6,15 @@ use std::time::Instant;
 use burn::prelude::*;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser};
-use indicatif::{ProgressBar, ProgressStyle};
 use selfcond_gan::data::toy2d::tensor_points;
 use selfcond_gan::data::{GaussianMixture2d, Toy2dDataset, Toy2dMetrics};
 use selfcond_gan::model::Toy2dModelConfig;
 use selfcond_gan::rng::{SeededRng, stream};
-use selfcond_gan::{
-    Checkpoint, LabelMode, SelfCondConfig, StepStats, TrainConfig, TrainObserver, Trainer,
-};
+use selfcond_gan::{Checkpoint, LabelMode, SelfCondConfig, TrainConfig, Trainer};
 use serde::{Deserialize, Serialize};
 
 use super::plot;
+use super::progress::Progress;
 
 /// Train a self-conditioned GAN on a 2D mixture and evaluate it as in Table 1 of the paper.
 #[derive(Parser, Debug, Clone, Serialize, Deserialize)]
@@ -136,50 +134,6 @@ struct RunMetrics {
     rss_mib: Vec<(usize, f64)>,
 }
 
-/// Draws progress and refit events and samples memory use; the library itself never prints.
-struct Progress {
-    bar: ProgressBar,
-    rss_mib: Vec<(usize, f64)>,
-}
-
-/// Resident set size of this process in MiB, from /proc (None elsewhere).
-fn resident_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
-impl TrainObserver for Progress {
-    fn on_step(&mut self, stats: &StepStats) {
-        self.bar.inc(1);
-        if stats.iteration.is_multiple_of(1000)
-            && let Some(mib) = resident_mib()
-        {
-            self.rss_mib.push((stats.iteration, mib));
-        }
-        if let Some(l) = stats.losses {
-            self.bar
-                .set_message(format!("D {:.3}  G {:.3}", l.discriminator, l.generator));
-        }
-        if let Some(r) = &stats.recluster {
-            let nonempty = r.sizes.iter().filter(|&&s| s > 0).count();
-            let line = format!(
-                "recluster @ {}: {:.1}% relabelled, {} non-empty clusters, {:.2}s",
-                r.iteration,
-                100.0 * r.changed_fraction.unwrap_or(1.0),
-                nonempty,
-                r.seconds
-            );
-            if self.bar.is_hidden() {
-                eprintln!("{line}");
-            } else {
-                self.bar.println(line);
-            }
-        }
-    }
-}
-
 /// Runs the experiment (or resumes it, with `--resume`); `name` names the data set and the
 /// default output folder, `mixture` builds the data from the run's settings.
 pub fn run(
@@ -282,20 +236,7 @@ pub fn run(
     let resumed_from = checkpoint.as_ref().map(Checkpoint::iteration);
     let seconds_before = state.as_ref().map_or(0.0, |s| s.seconds);
 
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(args.iters as u64)
-    };
-    bar.set_style(ProgressStyle::with_template(
-        "{elapsed_precise} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta}) {msg}",
-    )?);
-    bar.set_position(trainer.iteration() as u64);
-    bar.reset_eta();
-    let mut progress = Progress {
-        bar,
-        rss_mib: Vec::new(),
-    };
+    let mut progress = Progress::new(args.iters, trainer.iteration(), args.quiet)?;
     // Train in stretches that end on checkpoint boundaries; the last stretch always ends with
     // one, so evaluation (and the control tools) can start from the finished model.
     while trainer.iteration() < args.iters {

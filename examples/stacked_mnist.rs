@@ -1,0 +1,13 @@
+//! Self-conditioned DCGAN on Stacked-MNIST: three MNIST digits as R, G, B, 1,000 modes.
+//!
+//! `./scripts/fetch-mnist.sh && cargo run --release --example stacked_mnist -- --help`
+
+mod common;
+
+use std::process::ExitCode;
+
+use common::image_run::{ImageArgs, run};
+
+fn main() -> ExitCode {
+    common::report(run(ImageArgs::from_command_line()))
+}
