@@ -17,6 +17,7 @@
 //! - [`checkpoint`]: crash-safe checkpoints and bit-exact resume;
 //! - [`data`]: the 2D ring and grid benchmarks and their metrics, MNIST / Stacked-MNIST and
 //!   CIFAR-10 readers;
+//! - [`metrics`]: the MNIST classifier and Stacked-MNIST mode counting;
 //! - [`viz`]: sample grids and the paper's per-cluster figure as PNG.
 //!
 //! ## Example: a few iterations on the 2D ring
@@ -58,6 +59,7 @@ pub mod cluster;
 pub mod data;
 pub mod error;
 pub mod host;
+pub mod metrics;
 pub mod model;
 pub mod npy;
 pub mod rng;

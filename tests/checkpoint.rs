@@ -375,7 +375,11 @@ fn image_models_with_batchnorm_resume_bit_for_bit() {
     second.fit(&mut resumed_data, 3, &mut ()).unwrap();
 
     assert_bits_equal(whole.generator(), second.generator(), "DCGAN generator");
-    assert_bits_equal(whole.discriminator(), second.discriminator(), "DCGAN discriminator");
+    assert_bits_equal(
+        whole.discriminator(),
+        second.discriminator(),
+        "DCGAN discriminator",
+    );
     assert_bits_equal(
         whole.conditioner().unwrap().snapshot(),
         second.conditioner().unwrap().snapshot(),

@@ -108,6 +108,8 @@ fn stacked_mnist_example_trains_resumes_and_writes_its_outputs() {
             ])
             .args(["--checkpoint-every", "3", "--quiet", "--data-dir"])
             .arg(&data)
+            .arg("--classifier")
+            .arg(base.join("classifier.bpk"))
             .args(extra)
             .status()
             .expect("the stacked_mnist example is built by `cargo test`")
@@ -119,6 +121,10 @@ fn stacked_mnist_example_trains_resumes_and_writes_its_outputs() {
         serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(metrics["iterations"], 7);
     assert_eq!(metrics["resumed_from"], 5);
+    let modes = metrics["modes"].as_u64().unwrap();
+    assert!((1..=50).contains(&modes), "{modes} modes among 50 samples");
+    assert!(metrics["reverse_kl"].as_f64().unwrap() > 0.0);
+    assert!(base.join("classifier.bpk").is_file(), "the classifier is cached");
     let nmi = metrics["cluster_nmi"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&nmi));
     let npy = std::fs::read(out.join("samples.npy")).unwrap();

@@ -53,7 +53,7 @@
 //! # }
 //! ```
 
-mod atomic;
+pub(crate) mod atomic;
 
 use std::collections::BTreeMap;
 use std::fs;

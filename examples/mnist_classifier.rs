@@ -1,0 +1,44 @@
+//! Trains (or loads from its cache) the MNIST classifier used for Stacked-MNIST mode counting,
+//! and prints its test accuracy.
+//!
+//! `./scripts/fetch-mnist.sh && cargo run --release --example mnist_classifier`
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use burn::prelude::*;
+use clap::Parser;
+
+/// Train or load the MNIST classifier and report its test accuracy.
+#[derive(Parser)]
+struct Args {
+    /// Directory with the MNIST IDX files.
+    #[arg(long, default_value = "data/mnist")]
+    data_dir: PathBuf,
+    /// Where the trained classifier is cached.
+    #[arg(long, default_value = "data/mnist-classifier.bpk")]
+    classifier: PathBuf,
+    /// Hide the progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    common::report((|| {
+        let device = Device::default();
+        let (_, accuracy) = common::classifier::load_or_train(
+            &args.classifier,
+            &args.data_dir,
+            &device,
+            args.quiet,
+        )?;
+        match accuracy {
+            Some(a) => println!("MNIST test accuracy: {:.2}%", 100.0 * a),
+            None => println!("no MNIST test files in {}", args.data_dir.display()),
+        }
+        Ok(())
+    })())
+}

@@ -1,0 +1,8 @@
+//! Evaluation of generated images: the MNIST classifier the crate trains itself, and
+//! Stacked-MNIST mode counting with it.
+
+pub mod mnist_classifier;
+pub mod stacked_modes;
+
+pub use mnist_classifier::{ClassifierTraining, MnistClassifier};
+pub use stacked_modes::{StackedModes, count_stacked_modes};
