@@ -6,8 +6,8 @@ mod common;
 
 use std::process::ExitCode;
 
-use common::image_run::{ImageArgs, run};
+use common::image_run::{Benchmark, ImageArgs, run};
 
 fn main() -> ExitCode {
-    common::report(run(ImageArgs::from_command_line()))
+    common::report(run(Benchmark::StackedMnist, ImageArgs::from_command_line()))
 }

@@ -124,7 +124,10 @@ fn stacked_mnist_example_trains_resumes_and_writes_its_outputs() {
     let modes = metrics["modes"].as_u64().unwrap();
     assert!((1..=50).contains(&modes), "{modes} modes among 50 samples");
     assert!(metrics["reverse_kl"].as_f64().unwrap() > 0.0);
-    assert!(base.join("classifier.bpk").is_file(), "the classifier is cached");
+    assert!(
+        base.join("classifier.bpk").is_file(),
+        "the classifier is cached"
+    );
     let nmi = metrics["cluster_nmi"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&nmi));
     let npy = std::fs::read(out.join("samples.npy")).unwrap();
@@ -154,6 +157,71 @@ fn stacked_mnist_example_trains_resumes_and_writes_its_outputs() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("fetch-mnist.sh") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&base).ok();
+}
+
+#[test]
+fn cifar10_example_trains_on_an_image_folder() {
+    let base = std::env::temp_dir().join(format!("selfcond-cifar-smoke-{}", std::process::id()));
+    let (data, out) = (base.join("train"), base.join("run"));
+    for (class, tint) in [("bird", 40u8), ("cat", 200)] {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        for i in 0..12u8 {
+            let image = image::RgbImage::from_fn(32, 32, |x, y| {
+                image::Rgb([tint, (x * 8) as u8 ^ i, (y * 8) as u8])
+            });
+            image
+                .save(data.join(class).join(format!("{i:04}.png")))
+                .unwrap();
+        }
+    }
+    let status = Command::new(example("cifar10"))
+        .args([
+            "--width",
+            "2",
+            "--k",
+            "3",
+            "--recluster-every",
+            "2",
+            "--iters",
+            "3",
+        ])
+        .args([
+            "--cluster-images",
+            "20",
+            "--eval-samples",
+            "10",
+            "--batch-size",
+            "4",
+        ])
+        .args(["--grid-every", "0", "--quiet", "--data-dir"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .expect("the cifar10 example is built by `cargo test`");
+    assert!(status.success());
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["dataset"], "cifar10");
+    assert!(
+        metrics["modes"].is_null(),
+        "modes are counted on Stacked-MNIST only"
+    );
+    assert!(metrics["cluster_nmi"].as_f64().is_some());
+    for file in ["samples.npy", "samples.png", "clusters.png"] {
+        assert!(out.join(file).is_file(), "{file}");
+    }
+
+    let output = Command::new(example("cifar10"))
+        .args(["--data-dir", "/nonexistent/cifar", "--quiet"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("cifar10-jpeg.tar.gz"),
         "{stderr}"
     );
     std::fs::remove_dir_all(&base).ok();

@@ -1,5 +1,5 @@
-//! The image experiments behind the `stacked_mnist` example: train a DCGAN with the chosen
-//! label source, draw progress grids, checkpoint, and evaluate at the end.
+//! The image experiments behind the `stacked_mnist` and `cifar10` examples: train a DCGAN with
+//! the chosen label source, draw progress grids, checkpoint, and evaluate at the end.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -8,25 +8,56 @@ use burn::prelude::*;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use selfcond_gan::cluster::cluster_agreement;
-use selfcond_gan::data::StackedMnist;
+use selfcond_gan::data::cifar::{CifarSplit, read_cifar10};
+use selfcond_gan::data::folder::read_image_folder;
 use selfcond_gan::data::mnist::{MnistSplit, read_mnist};
+use selfcond_gan::data::{ImageDataset, StackedMnist};
 use selfcond_gan::metrics::{StackedModes, count_stacked_modes};
 use selfcond_gan::model::{DcganConfig, DcganDepth, DcganDiscriminator, DcganGenerator};
 use selfcond_gan::rng::{SeededRng, stream};
 use selfcond_gan::viz::{self, Tiles};
-use selfcond_gan::{Checkpoint, LabelMode, SelfCondConfig, TrainConfig, Trainer};
+use selfcond_gan::{
+    Batch, BatchSource, Checkpoint, LabelMode, SelfCondConfig, TrainConfig, Trainer,
+};
 use serde::{Deserialize, Serialize};
 
 use super::progress::Progress;
 
 type ImageTrainer = Trainer<DcganGenerator, DcganDiscriminator, 4>;
 
-/// Train a self-conditioned DCGAN on Stacked-MNIST (1,000 modes).
+/// Which image benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Benchmark {
+    /// Stacked-MNIST with DCGAN-shallow; modes counted with the MNIST classifier.
+    StackedMnist,
+    /// CIFAR-10 (binary batches or an image folder) with DCGAN-deep.
+    Cifar10,
+}
+
+impl Benchmark {
+    fn name(self) -> &'static str {
+        match self {
+            Benchmark::StackedMnist => "stacked_mnist",
+            Benchmark::Cifar10 => "cifar10",
+        }
+    }
+
+    fn default_data_dir(self) -> &'static str {
+        match self {
+            Benchmark::StackedMnist => "data/mnist",
+            Benchmark::Cifar10 => "data/cifar10/train",
+        }
+    }
+}
+
+/// Train a self-conditioned DCGAN on Stacked-MNIST (1,000 modes) or CIFAR-10.
 #[derive(Parser, Debug, Clone, Serialize, Deserialize)]
 pub struct ImageArgs {
-    /// Directory with the MNIST IDX files (./scripts/fetch-mnist.sh puts them in data/mnist).
-    #[arg(long, default_value = "data/mnist")]
-    pub data_dir: PathBuf,
+    /// Data: Stacked-MNIST reads the MNIST IDX files (./scripts/fetch-mnist.sh puts them in
+    /// data/mnist); CIFAR-10 reads the official binary batches or a folder of class folders
+    /// (default data/cifar10/train).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     /// Training iterations (one D step and one G step each).
     #[arg(long, default_value_t = 100_000)]
     pub iters: usize,
@@ -57,7 +88,7 @@ pub struct ImageArgs {
     /// Batch size.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
-    /// Stacked-MNIST images drawn (seeded triples of training digits).
+    /// Stacked-MNIST images drawn (seeded triples of training digits); CIFAR-10 uses all.
     #[arg(long, default_value_t = 100_000)]
     pub train_images: usize,
     /// Write a sample grid every this many iterations (0: only at the end).
@@ -111,6 +142,7 @@ impl ImageArgs {
             } else {
                 saved.data_dir.clone()
             },
+            classifier: self.classifier.clone(),
             quiet: self.quiet || (saved.quiet && !given("quiet")),
             out: Some(dir.to_path_buf()),
             resume: Some(dir.to_path_buf()),
@@ -139,12 +171,13 @@ struct RunMetrics {
     seconds: f64,
     seconds_per_iteration: f64,
     eval_samples: usize,
-    /// Modes of the evaluation samples covered, out of 1,000 (MNIST classifier per channel).
-    modes: usize,
-    /// Reverse KL from the uniform mode distribution, natural log.
-    reverse_kl: f64,
+    /// Stacked-MNIST: modes of the evaluation samples covered, out of 1,000 (MNIST classifier
+    /// per channel).
+    modes: Option<usize>,
+    /// Stacked-MNIST: reverse KL from the uniform mode distribution, natural log.
+    reverse_kl: Option<f64>,
     /// The same in log base 10, as the reference code reported it.
-    reverse_kl_log10: f64,
+    reverse_kl_log10: Option<f64>,
     /// Test accuracy of the classifier that counted the modes.
     classifier_accuracy: Option<f64>,
     /// Agreement of the final clusters with the true modes of the clustering set.
@@ -157,16 +190,78 @@ struct RunMetrics {
     peak_rss_mib: Option<f64>,
 }
 
-const NAME: &str = "stacked_mnist";
+/// The training images of either benchmark.
+enum Source {
+    Stacked(StackedMnist),
+    Images(ImageDataset),
+}
 
-/// Runs (or resumes) the Stacked-MNIST experiment.
-pub fn run(args: ImageArgs) -> Result<(), Box<dyn std::error::Error>> {
+impl Source {
+    fn load(benchmark: Benchmark, args: &ImageArgs, dir: &Path) -> selfcond_gan::Result<Self> {
+        Ok(match benchmark {
+            Benchmark::StackedMnist => Source::Stacked(StackedMnist::new(
+                &read_mnist(dir, MnistSplit::Train)?,
+                args.train_images,
+                args.batch_size,
+                &mut stream(args.seed, 0),
+                stream(args.seed, 1),
+            )?),
+            Benchmark::Cifar10 => {
+                let images = if dir.join("data_batch_1.bin").is_file() {
+                    read_cifar10(dir, CifarSplit::Train)?
+                } else {
+                    read_image_folder(dir, 32, None)?.images
+                };
+                Source::Images(ImageDataset::new(
+                    images,
+                    32,
+                    args.batch_size,
+                    stream(args.seed, 1),
+                )?)
+            }
+        })
+    }
+
+    fn head(&self, n: usize, device: &Device) -> (Tensor<4>, Vec<u16>) {
+        match self {
+            Source::Stacked(s) => s.head(n, device),
+            Source::Images(s) => s.head(n, device),
+        }
+    }
+
+    fn batch_rng(&self) -> &SeededRng {
+        match self {
+            Source::Stacked(s) => s.batch_rng(),
+            Source::Images(s) => s.batch_rng(),
+        }
+    }
+
+    fn set_batch_rng(&mut self, rng: SeededRng) {
+        match self {
+            Source::Stacked(s) => s.set_batch_rng(rng),
+            Source::Images(s) => s.set_batch_rng(rng),
+        }
+    }
+}
+
+impl BatchSource<4> for Source {
+    fn next_batch(&mut self, device: &Device) -> selfcond_gan::Result<Batch<4>> {
+        match self {
+            Source::Stacked(s) => s.next_batch(device),
+            Source::Images(s) => s.next_batch(device),
+        }
+    }
+}
+
+/// Runs (or resumes) an image experiment.
+pub fn run(benchmark: Benchmark, args: ImageArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let name = benchmark.name();
     let device = Device::default().autodiff();
     let (checkpoint, state) = match &args.resume {
         Some(dir) => {
             let checkpoint = Checkpoint::open_latest(dir)?;
             let state: RunState = checkpoint.extra()?;
-            if state.dataset != NAME {
+            if state.dataset != name {
                 return Err(format!("{} holds a {} run", dir.display(), state.dataset).into());
             }
             (Some(checkpoint), Some(state))
@@ -179,25 +274,27 @@ pub fn run(args: ImageArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     let k = match args.labels {
         LabelMode::Unconditional => 1,
-        LabelMode::Supervised => selfcond_gan::data::mnist::STACKED_MODES,
+        LabelMode::Supervised => match benchmark {
+            Benchmark::StackedMnist => selfcond_gan::data::mnist::STACKED_MODES,
+            Benchmark::Cifar10 => 10,
+        },
         _ => args.k,
     };
     let out = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from(format!("runs/{NAME}-{:?}-seed{}", args.labels, args.seed).to_lowercase())
+        PathBuf::from(format!("runs/{name}-{:?}-seed{}", args.labels, args.seed).to_lowercase())
     });
     std::fs::create_dir_all(out.join("grids"))?;
 
-    let mnist = read_mnist(&args.data_dir, MnistSplit::Train)?;
-    let mut data = StackedMnist::new(
-        &mnist,
-        args.train_images,
-        args.batch_size,
-        &mut stream(args.seed, 0),
-        stream(args.seed, 1),
-    )?;
-    let models = DcganConfig::new(k)
-        .with_depth(DcganDepth::Shallow)
-        .with_width(args.width);
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(benchmark.default_data_dir()));
+    let mut data = Source::load(benchmark, &args, &data_dir)?;
+    let depth = match benchmark {
+        Benchmark::StackedMnist => DcganDepth::Shallow,
+        Benchmark::Cifar10 => DcganDepth::Deep,
+    };
+    let models = DcganConfig::new(k).with_depth(depth).with_width(args.width);
     let mut init = stream(args.seed, 2);
     let generator = models.init_generator(&mut init, &device)?;
     let discriminator = models.init_discriminator(&mut init, &device)?;
@@ -214,7 +311,7 @@ pub fn run(args: ImageArgs) -> Result<(), Box<dyn std::error::Error>> {
                 Some(clustering_set.clone()),
             )?;
             eprintln!(
-                "{NAME}: resuming {} at iteration {} of {}",
+                "{name}: resuming {} at iteration {} of {}",
                 out.display(),
                 trainer.iteration(),
                 args.iters
@@ -233,7 +330,7 @@ pub fn run(args: ImageArgs) -> Result<(), Box<dyn std::error::Error>> {
             .with_beta2(0.99)
             .with_seed(args.seed);
             eprintln!(
-                "{NAME}: {} iterations, labels {:?}, k = {k}, width {}, seed {}, device {device:?} -> {}",
+                "{name}: {} iterations, labels {:?}, k = {k}, width {}, seed {}, device {device:?} -> {}",
                 args.iters,
                 args.labels,
                 args.width,
@@ -282,7 +379,7 @@ pub fn run(args: ImageArgs) -> Result<(), Box<dyn std::error::Error>> {
             || (args.checkpoint_every > 0 && now.is_multiple_of(args.checkpoint_every))
         {
             let state = RunState {
-                dataset: NAME.into(),
+                dataset: name.into(),
                 args: args.clone(),
                 batch_rng: data.batch_rng().clone(),
                 seconds: seconds_before + started.elapsed().as_secs_f64(),
@@ -294,23 +391,28 @@ pub fn run(args: ImageArgs) -> Result<(), Box<dyn std::error::Error>> {
     let seconds = seconds_before + started.elapsed().as_secs_f64();
 
     // Evaluation samples, by the empirical cluster distribution: saved as uint8
-    // [N, 32, 32, 3] and classified channel by channel for the mode count.
-    let (classifier, classifier_accuracy) = super::classifier::load_or_train(
-        &args.classifier,
-        &args.data_dir,
-        &device.clone().inner(),
-        args.quiet,
-    )?;
+    // [N, 32, 32, 3]; on Stacked-MNIST also classified channel by channel for the mode count.
+    let classifier = match benchmark {
+        Benchmark::StackedMnist => Some(super::classifier::load_or_train(
+            &args.classifier,
+            &data_dir,
+            &device.clone().inner(),
+            args.quiet,
+        )?),
+        Benchmark::Cifar10 => None,
+    };
     let classes = trainer.sample_classes(args.eval_samples);
     let mut samples = Vec::with_capacity(args.eval_samples * 3 * 32 * 32);
     let mut counts = vec![0u32; selfcond_gan::data::mnist::STACKED_MODES];
     for part in classes.chunks(500) {
         let images = trainer.generate(part, 500)?;
-        let found = count_stacked_modes(&classifier, &images, 500)?;
-        counts
-            .iter_mut()
-            .zip(&found.counts)
-            .for_each(|(c, f)| *c += f);
+        if let Some((classifier, _)) = &classifier {
+            let found = count_stacked_modes(classifier, &images, 500)?;
+            counts
+                .iter_mut()
+                .zip(&found.counts)
+                .for_each(|(c, f)| *c += f);
+        }
         let bytes = viz::to_bytes(images)?;
         for image in bytes.chunks_exact(3 * 32 * 32) {
             for pixel in 0..32 * 32 {
@@ -318,7 +420,10 @@ pub fn run(args: ImageArgs) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    let modes = StackedModes::from_counts(counts)?;
+    let modes = match &classifier {
+        Some(_) => Some(StackedModes::from_counts(counts)?),
+        None => None,
+    };
     selfcond_gan::npy::write(
         &out.join("samples.npy"),
         &samples,
@@ -327,7 +432,7 @@ pub fn run(args: ImageArgs) -> Result<(), Box<dyn std::error::Error>> {
     progress_grid(&trainer, args.seed, &out.join("samples.png"))?;
 
     let mut metrics = RunMetrics {
-        dataset: NAME.into(),
+        dataset: name.into(),
         labels: args.labels,
         k,
         width: args.width,
@@ -336,10 +441,10 @@ pub fn run(args: ImageArgs) -> Result<(), Box<dyn std::error::Error>> {
         seconds,
         seconds_per_iteration: seconds / args.iters.max(1) as f64,
         eval_samples: classes.len(),
-        modes: modes.modes,
-        reverse_kl: modes.reverse_kl,
-        reverse_kl_log10: modes.reverse_kl_log10,
-        classifier_accuracy,
+        modes: modes.as_ref().map(|m| m.modes),
+        reverse_kl: modes.as_ref().map(|m| m.reverse_kl),
+        reverse_kl_log10: modes.as_ref().map(|m| m.reverse_kl_log10),
+        classifier_accuracy: classifier.as_ref().and_then(|(_, a)| *a),
         cluster_nmi: None,
         cluster_purity: None,
         cluster_ari: None,
@@ -374,11 +479,13 @@ pub fn run(args: ImageArgs) -> Result<(), Box<dyn std::error::Error>> {
         serde_json::to_string_pretty(&metrics)?,
     )?;
     println!(
-        "{NAME} {:?} seed {}: modes {}/1000, reverse KL {:.3}, {} iterations in {:.0}s ({:.2} s/iter), cluster NMI {}",
+        "{name} {:?} seed {}: {}{} iterations in {:.0}s ({:.2} s/iter), cluster NMI {}",
         args.labels,
         args.seed,
-        modes.modes,
-        modes.reverse_kl,
+        modes.as_ref().map_or(String::new(), |m| format!(
+            "modes {}/1000, reverse KL {:.3}, ",
+            m.modes, m.reverse_kl
+        )),
         args.iters,
         seconds,
         metrics.seconds_per_iteration,

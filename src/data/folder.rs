@@ -43,8 +43,8 @@ pub fn read_image_folder(root: &Path, side: usize, limit: Option<usize>) -> Resu
     if !root.is_dir() {
         return Err(Error::MissingData {
             path: root.to_path_buf(),
-            hint: "expected a folder of class folders of images (for CIFAR-10: tar xzf \
-                   ../shared/data/cifar10-jpeg.tar.gz -C data, then use data/cifar10/train)"
+            hint: "expected a folder of class folders of images (for CIFAR-10: mkdir -p data/cifar10 && \
+                   tar xzf ../shared/data/cifar10-jpeg.tar.gz -C data/cifar10, then use data/cifar10/train)"
                 .into(),
         });
     }
