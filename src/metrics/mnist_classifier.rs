@@ -3,8 +3,9 @@
 //! Stacked-MNIST channel has, so generated images are classified channel by channel as they are.
 //!
 //! Architecture: Conv 3x3 (1 -> 32) + ReLU + MaxPool 2, Conv 3x3 (32 -> 64) + ReLU + MaxPool 2,
-//! Linear(4096 -> 128) + ReLU, Linear(128 -> 10). Two epochs of Adam reach about 99% on the
-//! test set (the reference code's MLP stays below that, hence the convolutions).
+//! Linear(4096 -> 128) + ReLU, Linear(128 -> 10), trained for four epochs of Adam with the
+//! learning rate halved after each, on digits shifted by up to 2 pixels (the reference code's
+//! MLP stays below the 99% test accuracy we want, hence the convolutions and the shifts).
 
 use std::path::Path;
 
@@ -17,6 +18,7 @@ use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::{Bytes, TensorData};
+use rand::Rng;
 use rand::seq::SliceRandom;
 
 use crate::checkpoint::atomic;
@@ -40,14 +42,20 @@ pub struct MnistClassifier {
 #[derive(Config, Debug)]
 pub struct ClassifierTraining {
     /// Passes over the training digits.
-    #[config(default = 2)]
+    #[config(default = 4)]
     pub epochs: usize,
     /// Digits per step.
     #[config(default = 128)]
     pub batch_size: usize,
-    /// Adam learning rate.
+    /// Adam learning rate of the first epoch.
     #[config(default = 1e-3)]
     pub learning_rate: f64,
+    /// Factor applied to the learning rate after every epoch.
+    #[config(default = 0.5)]
+    pub decay: f64,
+    /// Training digits are shifted by up to this many pixels in each direction (augmentation).
+    #[config(default = 2)]
+    pub max_shift: usize,
     /// Seed of the initialisation and the shuffling.
     #[config(default = 0)]
     pub seed: u64,
@@ -105,10 +113,18 @@ impl MnistClassifier {
         let steps = config.epochs * steps_per_epoch;
         let mut order: Vec<usize> = (0..train.len()).collect();
         let mut step = 0;
-        for _ in 0..config.epochs {
+        for epoch in 0..config.epochs {
+            let learning_rate = config.learning_rate * config.decay.powi(epoch as i32);
             order.shuffle(&mut rng);
             for batch in order.chunks(config.batch_size) {
-                let x = digit_tensor(&digits, batch, &device);
+                let shifts: Vec<(i32, i32)> = batch
+                    .iter()
+                    .map(|_| {
+                        let m = config.max_shift as i32;
+                        (rng.random_range(-m..=m), rng.random_range(-m..=m))
+                    })
+                    .collect();
+                let x = shifted_tensor(&digits, batch, &shifts, &device);
                 let y = int_tensor(
                     batch.iter().map(|&i| train.labels[i] as i64).collect(),
                     &device,
@@ -124,7 +140,7 @@ impl MnistClassifier {
                     None
                 };
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
-                model = optimiser.step(config.learning_rate, model, grads);
+                model = optimiser.step(learning_rate, model, grads);
                 on_step(step, steps, value);
             }
         }
@@ -187,6 +203,35 @@ fn resized_digits(mnist: &Mnist) -> Vec<u8> {
         .collect()
 }
 
+/// Digits `batch`, each moved by its `(dx, dy)` with zeros shifted in.
+fn shifted_tensor(
+    digits: &[u8],
+    batch: &[usize],
+    shifts: &[(i32, i32)],
+    device: &Device,
+) -> Tensor<4> {
+    let side = STACKED_SIDE as i32;
+    let plane = STACKED_SIDE * STACKED_SIDE;
+    let mut values = Vec::with_capacity(batch.len() * plane);
+    for (&i, &(dx, dy)) in batch.iter().zip(shifts) {
+        let digit = &digits[i * plane..(i + 1) * plane];
+        for y in 0..side {
+            for x in 0..side {
+                let (sx, sy) = (x - dx, y - dy);
+                let inside = (0..side).contains(&sx) && (0..side).contains(&sy);
+                let p = if inside {
+                    digit[(sy * side + sx) as usize]
+                } else {
+                    0
+                };
+                values.push(p as f32 / 127.5 - 1.0);
+            }
+        }
+    }
+    let shape = [batch.len(), 1, STACKED_SIDE, STACKED_SIDE];
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
 fn digit_tensor(digits: &[u8], batch: &[usize], device: &Device) -> Tensor<4> {
     let plane = STACKED_SIDE * STACKED_SIDE;
     let values: Vec<f32> = batch
@@ -220,7 +265,10 @@ mod tests {
     fn learns_a_separable_task_and_round_trips_through_disk() {
         let device = Device::default();
         let data = bands(200);
-        let config = ClassifierTraining::new().with_epochs(3).with_batch_size(20);
+        let config = ClassifierTraining::new()
+            .with_epochs(3)
+            .with_batch_size(20)
+            .with_max_shift(0);
         let mut losses = Vec::new();
         let model =
             MnistClassifier::train(&data, &config, &device, |_, _, l| losses.extend(l)).unwrap();
