@@ -3,7 +3,6 @@
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use rand::Rng;
 
 use crate::data::cifar::CifarImages;
 use crate::error::{Error, Result};
@@ -95,9 +94,8 @@ impl ImageDataset {
 
 impl BatchSource<4> for ImageDataset {
     fn next_batch(&mut self, device: &Device) -> Result<Batch<4>> {
-        let picks: Vec<usize> = (0..self.batch_size)
-            .map(|_| self.rng.random_range(0..self.len()))
-            .collect();
+        let n = self.len();
+        let picks = crate::data::draw_indices(&mut self.rng, n, self.batch_size);
         Ok(Batch {
             samples: self.tensor(&picks, device),
             labels: Some(picks.iter().map(|&i| self.label(i) as i64).collect()),

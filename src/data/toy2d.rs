@@ -194,9 +194,7 @@ impl Toy2dDataset {
 
 impl BatchSource<2> for Toy2dDataset {
     fn next_batch(&mut self, device: &Device) -> Result<Batch<2>> {
-        let picks: Vec<usize> = (0..self.batch_size)
-            .map(|_| self.rng.random_range(0..self.points.len()))
-            .collect();
+        let picks = crate::data::draw_indices(&mut self.rng, self.points.len(), self.batch_size);
         let points: Vec<[f32; 2]> = picks.iter().map(|&i| self.points[i]).collect();
         Ok(Batch {
             samples: points_tensor(&points, device),
