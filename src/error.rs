@@ -138,6 +138,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// [`Error::InvalidConfig`] for the first of `fields` that is zero.
+    pub(crate) fn require_positive(fields: &[(&'static str, usize)]) -> Result<()> {
+        match fields.iter().find(|(_, value)| *value == 0) {
+            Some(&(field, _)) => Err(Error::config(field, "must be at least 1")),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn config(field: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidConfig {
             field,

@@ -59,18 +59,13 @@ pub const DCGAN_IMAGE_SIZE: usize = 32;
 impl DcganConfig {
     /// Rejects sizes that cannot build a network.
     pub fn check(&self) -> Result<()> {
-        for (field, value) in [
+        Error::require_positive(&[
             ("num_classes", self.num_classes),
             ("latent_dim", self.latent_dim),
             ("embedding_dim", self.embedding_dim),
             ("width", self.width),
             ("channels", self.channels),
-        ] {
-            if value == 0 {
-                return Err(Error::config(field, "must be at least 1"));
-            }
-        }
-        Ok(())
+        ])
     }
 
     /// Width of `D_f`'s output.

@@ -10,18 +10,27 @@ use burn::prelude::*;
 
 use crate::rng::{SeededRng, uniform_tensor};
 
+type WeightAndBias<const D: usize> = (Param<Tensor<D>>, Option<Param<Tensor<1>>>);
+
+/// A weight of `shape` then a bias of `outputs` values, both U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+/// drawn in that order.
+fn weight_and_bias<const D: usize>(
+    rng: &mut SeededRng,
+    shape: [usize; D],
+    outputs: usize,
+    fan_in: usize,
+    device: &Device,
+) -> WeightAndBias<D> {
+    let bound = 1.0 / (fan_in as f32).sqrt();
+    let weight = Param::from_tensor(uniform_tensor(rng, shape, bound, device));
+    let bias = Param::from_tensor(uniform_tensor(rng, [outputs], bound, device));
+    (weight, Some(bias))
+}
+
 /// A `Linear(d_input -> d_output)` with bias, initialised as PyTorch does.
 pub fn linear(rng: &mut SeededRng, d_input: usize, d_output: usize, device: &Device) -> Linear {
-    let bound = 1.0 / (d_input as f32).sqrt();
-    Linear {
-        weight: Param::from_tensor(uniform_tensor(rng, [d_input, d_output], bound, device)),
-        bias: Some(Param::from_tensor(uniform_tensor(
-            rng,
-            [d_output],
-            bound,
-            device,
-        ))),
-    }
+    let (weight, bias) = weight_and_bias(rng, [d_input, d_output], d_output, d_input, device);
+    Linear { weight, bias }
 }
 
 /// A BatchNorm with PyTorch's defaults (gamma 1, beta 0, momentum 0.1, eps 1e-5).
@@ -39,20 +48,16 @@ pub fn conv2d(
     padding: usize,
     device: &Device,
 ) -> Conv2d {
-    let bound = 1.0 / ((channels_in * kernel * kernel) as f32).sqrt();
+    let (weight, bias) = weight_and_bias(
+        rng,
+        [channels_out, channels_in, kernel, kernel],
+        channels_out,
+        channels_in * kernel * kernel,
+        device,
+    );
     Conv2d {
-        weight: Param::from_tensor(uniform_tensor(
-            rng,
-            [channels_out, channels_in, kernel, kernel],
-            bound,
-            device,
-        )),
-        bias: Some(Param::from_tensor(uniform_tensor(
-            rng,
-            [channels_out],
-            bound,
-            device,
-        ))),
+        weight,
+        bias,
         stride: [stride; 2],
         kernel_size: [kernel; 2],
         dilation: [1, 1],
@@ -71,20 +76,16 @@ pub fn conv_transpose2d(
     padding: usize,
     device: &Device,
 ) -> ConvTranspose2d {
-    let bound = 1.0 / ((channels_out * kernel * kernel) as f32).sqrt();
+    let (weight, bias) = weight_and_bias(
+        rng,
+        [channels_in, channels_out, kernel, kernel],
+        channels_out,
+        channels_out * kernel * kernel,
+        device,
+    );
     ConvTranspose2d {
-        weight: Param::from_tensor(uniform_tensor(
-            rng,
-            [channels_in, channels_out, kernel, kernel],
-            bound,
-            device,
-        )),
-        bias: Some(Param::from_tensor(uniform_tensor(
-            rng,
-            [channels_out],
-            bound,
-            device,
-        ))),
+        weight,
+        bias,
         stride: [stride; 2],
         kernel_size: [kernel; 2],
         dilation: [1, 1],

@@ -39,7 +39,7 @@ pub struct Toy2dModelConfig {
 impl Toy2dModelConfig {
     /// Rejects sizes that cannot build a network.
     pub fn check(&self) -> Result<()> {
-        let positive = [
+        Error::require_positive(&[
             ("num_classes", self.num_classes),
             ("latent_dim", self.latent_dim),
             ("embedding_dim", self.embedding_dim),
@@ -47,13 +47,7 @@ impl Toy2dModelConfig {
             ("maxout_units", self.maxout_units),
             ("maxout_pieces", self.maxout_pieces),
             ("discriminator_depth", self.discriminator_depth),
-        ];
-        for (field, value) in positive {
-            if value == 0 {
-                return Err(Error::config(field, "must be at least 1"));
-            }
-        }
-        Ok(())
+        ])
     }
 
     /// Builds the generator from the seeded stream.
