@@ -129,6 +129,24 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// More semantic directions were asked for than the latent space has.
+    #[error("asked for {requested} directions, but only {available} exist (the latent width)")]
+    TooManyDirections {
+        /// Directions asked for.
+        requested: usize,
+        /// Directions that exist.
+        available: usize,
+    },
+    /// An input's shape does not fit the model (an image of the wrong size or channel count).
+    #[error("{what}: the model takes {expected:?}, got {got:?}")]
+    InputShape {
+        /// What was checked.
+        what: &'static str,
+        /// Shape of one input the model takes.
+        expected: Vec<usize>,
+        /// Shape of one input given.
+        got: Vec<usize>,
+    },
     /// Reading or writing a file failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

@@ -56,6 +56,7 @@
 
 pub mod checkpoint;
 pub mod cluster;
+pub mod control;
 pub mod data;
 pub mod error;
 pub mod host;
@@ -69,5 +70,5 @@ pub mod viz;
 
 pub use checkpoint::Checkpoint;
 pub use error::{Error, Result};
-pub use selfcond::{ReclusterReport, SelfCondConfig, SelfConditioner};
+pub use selfcond::{Clusters, ReclusterReport, SelfCondConfig, SelfConditioner};
 pub use train::{Batch, BatchSource, LabelMode, StepStats, TrainConfig, TrainObserver, Trainer};

@@ -292,6 +292,108 @@ impl<M: Discriminator<R>, const R: usize> SelfConditioner<M, R> {
             .map(|_| self.labels[rng.random_range(0..self.labels.len())])
             .collect()
     }
+
+    /// The current clusters, frozen: what labelling and sampling need after training.
+    pub fn clusters(&self) -> Clusters<M, R> {
+        Clusters {
+            snapshot: self.snapshot.clone(),
+            centroids: self.centroids.clone(),
+            sizes: self.cluster_sizes(),
+        }
+    }
+}
+
+/// A fitted clustering without its training machinery: the snapshot of D, the centres in
+/// stable order and the cluster sizes on the clustering set. Enough to say which cluster an
+/// input belongs to, and to draw clusters as training drew them.
+#[derive(Debug, Clone)]
+pub struct Clusters<M, const R: usize> {
+    snapshot: M,
+    centroids: Tensor<2>,
+    sizes: Vec<usize>,
+}
+
+impl<M: Discriminator<R>, const R: usize> Clusters<M, R> {
+    /// Checks that the parts agree: `centroids` is `[k, feature_dim]`, `sizes` has `k` entries
+    /// and at least one member.
+    pub fn new(snapshot: M, centroids: Tensor<2>, sizes: Vec<usize>) -> Result<Self> {
+        let [k, d] = centroids.dims();
+        if d != snapshot.feature_dim() {
+            return Err(Error::DimensionMismatch {
+                what: "centroid width vs discriminator features",
+                expected: snapshot.feature_dim(),
+                got: d,
+            });
+        }
+        if sizes.len() != k {
+            return Err(Error::DimensionMismatch {
+                what: "cluster sizes vs centroids",
+                expected: k,
+                got: sizes.len(),
+            });
+        }
+        if sizes.iter().all(|&s| s == 0) {
+            return Err(Error::Empty { what: "clusters" });
+        }
+        Ok(Self {
+            snapshot: snapshot.valid(),
+            centroids: centroids.without_autodiff(),
+            sizes,
+        })
+    }
+
+    /// Number of clusters.
+    pub fn k(&self) -> usize {
+        self.sizes.len()
+    }
+
+    /// Members of each cluster in the clustering set.
+    pub fn sizes(&self) -> &[usize] {
+        &self.sizes
+    }
+
+    /// The discriminator snapshot whose features define the clusters.
+    pub fn snapshot(&self) -> &M {
+        &self.snapshot
+    }
+
+    /// Centres `[k, feature_dim]` in stable order.
+    pub fn centroids(&self) -> &Tensor<2> {
+        &self.centroids
+    }
+
+    /// The nearest cluster of every row of `x`, as host values (the conditioner's labelling).
+    pub fn assign(&self, x: Tensor<R>) -> Result<Vec<i64>> {
+        if x.dims()[0] == 0 {
+            return Err(Error::Empty { what: "inputs" });
+        }
+        let features = self.snapshot.features(x.without_autodiff());
+        host::ints(assign_nearest(features, &self.centroids))
+    }
+
+    /// `n` clusters drawn with probability proportional to their sizes (the paper's `P_pi`).
+    pub fn sample_labels(&self, n: usize, rng: &mut SeededRng) -> Vec<i64> {
+        sample_by_sizes(&self.sizes, n, rng)
+    }
+}
+
+/// `n` indices drawn with probability proportional to `sizes` (which must not all be zero).
+pub(crate) fn sample_by_sizes(sizes: &[usize], n: usize, rng: &mut SeededRng) -> Vec<i64> {
+    let total: usize = sizes.iter().sum();
+    (0..n)
+        .map(|_| {
+            let mut ticket = rng.random_range(0..total.max(1));
+            let mut chosen = 0;
+            for (cluster, &size) in sizes.iter().enumerate() {
+                if ticket < size {
+                    chosen = cluster;
+                    break;
+                }
+                ticket -= size;
+            }
+            chosen as i64
+        })
+        .collect()
 }
 
 /// `D_f` of every row of `set`, `batch` rows at a time, concatenated.

@@ -54,6 +54,7 @@
 //! ```
 
 pub(crate) mod atomic;
+mod inference;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -274,6 +275,75 @@ impl Checkpoint {
             })
     }
 
+    /// [`Error::CheckpointMismatch`] unless `generator` has the checkpoint's classes and latent
+    /// width.
+    fn check_generator<G: ConditionalGenerator<R>, const R: usize>(
+        &self,
+        generator: &G,
+    ) -> Result<()> {
+        self.check_sizes(&[
+            (
+                "generator classes",
+                generator.num_classes(),
+                self.manifest.config.selfcond.k,
+            ),
+            (
+                "generator latent width",
+                generator.latent_dim(),
+                self.manifest.generator_latent_dim,
+            ),
+        ])
+    }
+
+    /// [`Error::CheckpointMismatch`] unless `discriminator` has the checkpoint's classes and
+    /// feature width.
+    fn check_discriminator<M: Discriminator<R>, const R: usize>(
+        &self,
+        discriminator: &M,
+    ) -> Result<()> {
+        self.check_sizes(&[
+            (
+                "discriminator classes",
+                discriminator.num_classes(),
+                self.manifest.config.selfcond.k,
+            ),
+            (
+                "discriminator feature width",
+                discriminator.feature_dim(),
+                self.manifest.discriminator_feature_dim,
+            ),
+        ])
+    }
+
+    fn check_sizes(&self, sizes: &[(&str, usize, usize)]) -> Result<()> {
+        match sizes.iter().find(|(_, got, expected)| got != expected) {
+            Some((what, got, expected)) => Err(self.mismatch(format!(
+                "{what}: the checkpoint has {expected}, the model given has {got}"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The stable-order centres `[k, feature_dim]` saved with the clusterer state.
+    fn centroids(&self, state: &ConditionerState, device: &Device) -> Result<Tensor<2>> {
+        let k = self.manifest.config.selfcond.k;
+        let [rows, cols] = state.centroid_shape;
+        let values = f32_values(self.file(CENTROIDS)?);
+        if rows != k
+            || cols != self.manifest.discriminator_feature_dim
+            || values.len() != rows * cols
+        {
+            return Err(Error::CorruptCheckpoint {
+                path: self.path.clone(),
+                reason: format!("{CENTROIDS} does not hold {k} x {cols} values"),
+            });
+        }
+        Ok(Tensor::from_data(
+            TensorData::new(values, [rows, cols]),
+            device,
+        ))
+    }
+
     fn load_module<M: Module>(&self, module: M, name: &str) -> Result<M> {
         let bytes = Bytes::from_bytes_vec(self.file(name)?.to_vec());
         let record = ModuleRecord::from_bytes(bytes).map_err(|e| Error::CorruptCheckpoint {
@@ -392,27 +462,8 @@ where
         let manifest = &checkpoint.manifest;
         let config = manifest.config.clone();
         config.check()?;
-        let k = config.selfcond.k;
-        for (what, got, expected) in [
-            ("generator classes", generator.num_classes(), k),
-            ("discriminator classes", discriminator.num_classes(), k),
-            (
-                "generator latent width",
-                generator.latent_dim(),
-                manifest.generator_latent_dim,
-            ),
-            (
-                "discriminator feature width",
-                discriminator.feature_dim(),
-                manifest.discriminator_feature_dim,
-            ),
-        ] {
-            if got != expected {
-                return Err(checkpoint.mismatch(format!(
-                    "{what}: the checkpoint has {expected}, the model given has {got}"
-                )));
-            }
-        }
+        checkpoint.check_generator(&generator)?;
+        checkpoint.check_discriminator(&discriminator)?;
         let template = discriminator.valid();
         let generator = checkpoint.load_module(generator, GENERATOR)?;
         let discriminator = checkpoint.load_module(discriminator, DISCRIMINATOR)?;
@@ -439,19 +490,7 @@ where
                     ));
                 }
                 let snapshot = checkpoint.load_module(template, SNAPSHOT)?;
-                let [rows, cols] = state.centroid_shape;
-                let values = f32_values(checkpoint.file(CENTROIDS)?);
-                if rows != k
-                    || cols != manifest.discriminator_feature_dim
-                    || values.len() != rows * cols
-                {
-                    return Err(Error::CorruptCheckpoint {
-                        path: checkpoint.path.clone(),
-                        reason: format!("{CENTROIDS} does not hold {k} x {cols} values"),
-                    });
-                }
-                let centroids =
-                    Tensor::<2>::from_data(TensorData::new(values, [rows, cols]), &set.device());
+                let centroids = checkpoint.centroids(state, &set.device())?;
                 Some(SelfConditioner::from_parts(
                     config.selfcond.clone(),
                     set,

@@ -49,6 +49,17 @@ impl LatentEmbeddingConcat {
     }
 }
 
+/// The rows of a first `Linear` layer's weight (`[d_in, d_out]` in Burn) that multiply the
+/// latent code, transposed to `[d_out, latent_dim]`: the `A` of `y = A z + ...`.
+pub(crate) fn latent_columns(first: &Linear, latent_dim: usize) -> Tensor<2> {
+    let [_, d_out] = first.weight.shape().dims::<2>();
+    first
+        .weight
+        .val()
+        .slice([0..latent_dim, 0..d_out])
+        .transpose()
+}
+
 /// Maxout unit: a linear map to `units * pieces` outputs, then the max over each unit's pieces.
 #[derive(Module, Debug)]
 pub struct Maxout {

@@ -18,8 +18,8 @@ use burn::tensor::activation::{leaky_relu, relu, tanh};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::blocks::LatentEmbeddingConcat;
-use crate::model::{ConditionalGenerator, Discriminator, init};
+use crate::model::blocks::{LatentEmbeddingConcat, latent_columns};
+use crate::model::{ConditionalGenerator, Discriminator, LatentAffine, init};
 use crate::rng::SeededRng;
 
 /// Which discriminator trunk.
@@ -189,6 +189,13 @@ impl ConditionalGenerator<4> for DcganGenerator {
             x = relu(norm.forward(conv.forward(x)));
         }
         tanh(self.output.forward(x))
+    }
+}
+
+impl LatentAffine for DcganGenerator {
+    /// The projection `Linear(z + embedding -> 4 x 4 x 8w)` restricted to `z`.
+    fn latent_weight(&self) -> Tensor<2> {
+        latent_columns(&self.project, self.latent_dim)
     }
 }
 

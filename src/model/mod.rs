@@ -26,6 +26,16 @@ pub trait ConditionalGenerator<const R: usize>: Module + Clone {
     fn forward(&self, z: Tensor<2>, c: Tensor<1, Int>) -> Tensor<R>;
 }
 
+/// A generator whose first layer is affine in the latent code: `y = A z + B emb(c) + b`.
+///
+/// SeFa ([`crate::control::sefa`]) factorises `A` to find the latent directions that move the
+/// first layer's output most.
+pub trait LatentAffine {
+    /// `A`, `[outputs, latent_dim]`: the columns of the first layer's weight that multiply `z`
+    /// (not those that multiply the class embedding).
+    fn latent_weight(&self) -> Tensor<2>;
+}
+
 /// A class-conditional discriminator `D(x, c) = D_h(D_f(x))[c]`.
 pub trait Discriminator<const R: usize>: Module + Clone {
     /// Number of classes (columns of the head).
