@@ -27,6 +27,13 @@ impl NpyElement for u8 {
     }
 }
 
+impl NpyElement for i64 {
+    const DESCR: &'static str = "<i8";
+    fn write_le(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+}
+
 /// Encodes `values` (row-major, C order) with `shape` as `.npy` bytes.
 pub fn encode<T: NpyElement>(values: &[T], shape: &[usize]) -> Result<Vec<u8>> {
     let expected: usize = shape.iter().product();

@@ -371,6 +371,35 @@ impl<M: Discriminator<R>, const R: usize> Clusters<M, R> {
         host::ints(assign_nearest(features, &self.centroids))
     }
 
+    /// The `m` nearest clusters of every row of `x`, nearest first (the first is
+    /// [`Self::assign`]'s answer up to ties).
+    pub fn ranked(&self, x: Tensor<R>, m: usize) -> Result<Vec<Vec<i64>>> {
+        let n = x.dims()[0];
+        if n == 0 {
+            return Err(Error::Empty { what: "inputs" });
+        }
+        let k = self.k();
+        if m == 0 || m > k {
+            return Err(Error::config("candidates", format!("must be in 1..={k}")));
+        }
+        let features = self.snapshot.features(x.without_autodiff());
+        // |f - c|^2 up to the per-row constant |f|^2, which does not change the ranking.
+        let centre_norms = self.centroids.clone().square().sum_dim(1).transpose(); // [1, k]
+        let scores = centre_norms
+            - features
+                .matmul(self.centroids.clone().transpose())
+                .mul_scalar(2.0);
+        let scores = host::floats(scores)?;
+        Ok(scores
+            .chunks(k)
+            .map(|row| {
+                let mut order: Vec<usize> = (0..k).collect();
+                order.sort_by(|&a, &b| row[a].total_cmp(&row[b]).then(a.cmp(&b)));
+                order.into_iter().take(m).map(|c| c as i64).collect()
+            })
+            .collect())
+    }
+
     /// `n` clusters drawn with probability proportional to their sizes (the paper's `P_pi`).
     pub fn sample_labels(&self, n: usize, rng: &mut SeededRng) -> Vec<i64> {
         sample_by_sizes(&self.sizes, n, rng)

@@ -20,6 +20,30 @@ pub fn to_bytes(images: Tensor<4>) -> Result<Vec<u8>> {
         .collect())
 }
 
+/// The inverse of [`to_bytes`]: channel-major bytes `[n, channels, side, side]` as a tensor in
+/// [-1, 1].
+pub fn from_bytes(
+    pixels: &[u8],
+    channels: usize,
+    side: usize,
+    device: &Device,
+) -> Result<Tensor<4>> {
+    let per_image = channels * side * side;
+    if per_image == 0 || !pixels.len().is_multiple_of(per_image) {
+        return Err(Error::DimensionMismatch {
+            what: "image bytes vs channels x side x side",
+            expected: per_image,
+            got: pixels.len(),
+        });
+    }
+    let values: Vec<f32> = pixels.iter().map(|&p| p as f32 / 127.5 - 1.0).collect();
+    let shape = [pixels.len() / per_image, channels, side, side];
+    Ok(Tensor::from_data(
+        burn::tensor::TensorData::new(values, shape),
+        device,
+    ))
+}
+
 /// Channel-major images, `[n, channels, side, side]` bytes with 1 or 3 channels.
 #[derive(Debug, Clone, Copy)]
 pub struct Tiles<'a> {

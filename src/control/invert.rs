@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::host;
 use crate::model::{ConditionalGenerator, Discriminator};
 use crate::rng::{int_tensor, normal_tensor, seeded};
+use crate::selfcond::Clusters;
 
 /// Settings of [`invert`].
 #[derive(Config, Debug)]
@@ -143,6 +144,23 @@ where
     G: ConditionalGenerator<R>,
     M: Discriminator<R>,
 {
+    invert_observed(generator, discriminator, targets, classes, config, |_| {})
+}
+
+/// As [`invert`], calling `on_step` with the number of Adam steps done after each one (to
+/// draw progress; the library never prints).
+pub fn invert_observed<G, M, const R: usize>(
+    generator: &G,
+    discriminator: &M,
+    targets: Tensor<R>,
+    classes: &[i64],
+    config: &InversionConfig,
+    mut on_step: impl FnMut(usize),
+) -> Result<Inversion<R>>
+where
+    G: ConditionalGenerator<R>,
+    M: Discriminator<R>,
+{
     config.check()?;
     let inputs = targets.dims()[0];
     if inputs == 0 {
@@ -218,7 +236,7 @@ where
     );
 
     let mut optimiser = AdamConfig::new().init();
-    for _ in 0..config.steps {
+    for step in 0..config.steps {
         let (now, _) = fit(
             &generator_ad,
             &discriminator_ad,
@@ -230,6 +248,7 @@ where
         let loss = now.objective(config.feature_weight).sum();
         let grads = GradientsParams::from_grads(loss.backward(), &latents);
         latents = optimiser.step(config.learning_rate, latents, grads);
+        on_step(step + 1);
     }
 
     let z = latents.z.val().without_autodiff();
@@ -278,5 +297,114 @@ where
         mse_after,
         feature_before,
         feature_after,
+    })
+}
+
+/// What [`invert_among_clusters`] found: the best inversion per input over its candidate
+/// clusters, and the conditioner's own choice for comparison.
+#[derive(Debug, Clone)]
+pub struct ClusterInversion<const R: usize> {
+    /// The best `(z, c)` per input; `inversion.classes` are the clusters inversion chose.
+    pub inversion: Inversion<R>,
+    /// The nearest cluster of each input in `D_f` features: what the conditioner assigns.
+    pub assigned: Vec<i64>,
+}
+
+impl<const R: usize> ClusterInversion<R> {
+    /// Fraction of inputs whose best-reconstructing cluster is the one the conditioner assigns.
+    pub fn agreement(&self) -> f64 {
+        let same = self
+            .inversion
+            .classes
+            .iter()
+            .zip(&self.assigned)
+            .filter(|(a, b)| a == b)
+            .count();
+        same as f64 / self.assigned.len().max(1) as f64
+    }
+}
+
+/// Inverts every input with each of its `candidates` nearest clusters (in the snapshot's
+/// features) and keeps the `(z, c)` that reconstructs it best. With `candidates = 1` this is
+/// [`invert`] with the conditioner's labels; more candidates let the generator itself say which
+/// cluster draws the input, which [`ClusterInversion::agreement`] compares with the clustering.
+pub fn invert_among_clusters<G, M, const R: usize>(
+    generator: &G,
+    discriminator: &M,
+    clusters: &Clusters<M, R>,
+    targets: Tensor<R>,
+    candidates: usize,
+    config: &InversionConfig,
+    on_step: impl FnMut(usize),
+) -> Result<ClusterInversion<R>>
+where
+    G: ConditionalGenerator<R>,
+    M: Discriminator<R>,
+{
+    if clusters.k() != generator.num_classes() {
+        return Err(Error::DimensionMismatch {
+            what: "clusters vs generator classes",
+            expected: generator.num_classes(),
+            got: clusters.k(),
+        });
+    }
+    let targets = targets.without_autodiff();
+    let ranked = clusters.ranked(targets.clone(), candidates)?;
+    let inputs = ranked.len();
+    let device = targets.device();
+    let repeat: Vec<i64> = (0..inputs * candidates)
+        .map(|r| (r / candidates) as i64)
+        .collect();
+    let expanded = targets.select(0, int_tensor(repeat, &device));
+    let classes: Vec<i64> = ranked.iter().flatten().copied().collect();
+    let all = invert_observed(
+        generator,
+        discriminator,
+        expanded,
+        &classes,
+        config,
+        on_step,
+    )?;
+
+    let objective =
+        |r: usize| all.mse_after[r] + config.feature_weight as f32 * all.feature_after[r];
+    let best: Vec<usize> = (0..inputs)
+        .map(|i| {
+            (i * candidates..(i + 1) * candidates)
+                .min_by(|&a, &b| objective(a).total_cmp(&objective(b)))
+                .unwrap_or(i * candidates)
+        })
+        .collect();
+    let latent = generator.latent_dim();
+    let pick = |values: &[f32]| best.iter().map(|&r| values[r]).collect::<Vec<f32>>();
+    // The baseline is the best random start over all candidates, like the result.
+    let before =
+        |r: usize| all.mse_before[r] + config.feature_weight as f32 * all.feature_before[r];
+    let best_before: Vec<usize> = (0..inputs)
+        .map(|i| {
+            (i * candidates..(i + 1) * candidates)
+                .min_by(|&a, &b| before(a).total_cmp(&before(b)))
+                .unwrap_or(i * candidates)
+        })
+        .collect();
+    let pick_before = |values: &[f32]| best_before.iter().map(|&r| values[r]).collect::<Vec<f32>>();
+    let inversion = Inversion {
+        z: best
+            .iter()
+            .flat_map(|&r| all.z[r * latent..(r + 1) * latent].iter().copied())
+            .collect(),
+        classes: best.iter().map(|&r| classes[r]).collect(),
+        reconstructions: all.reconstructions.clone().select(
+            0,
+            int_tensor(best.iter().map(|&r| r as i64).collect(), &device),
+        ),
+        mse_before: pick_before(&all.mse_before),
+        mse_after: pick(&all.mse_after),
+        feature_before: pick_before(&all.feature_before),
+        feature_after: pick(&all.feature_after),
+    };
+    Ok(ClusterInversion {
+        inversion,
+        assigned: ranked.iter().map(|r| r[0]).collect(),
     })
 }

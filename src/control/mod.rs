@@ -14,6 +14,9 @@ pub mod invert;
 pub mod sample;
 pub mod sefa;
 
-pub use invert::{Inversion, InversionConfig, invert, psnr};
+pub use invert::{
+    ClusterInversion, Inversion, InversionConfig, invert, invert_among_clusters, invert_observed,
+    psnr,
+};
 pub use sample::{generate, interpolate, sample_by_sizes, sample_cluster, slerp};
 pub use sefa::{SemanticDirections, sefa, sefa_of_weight};

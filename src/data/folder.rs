@@ -35,6 +35,38 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(entries)
 }
 
+/// One RGB image file (PNG or JPEG) of exactly `side` x `side` pixels, channel-major
+/// `[3, side, side]` bytes. No resizing or colour conversion: an image of another size or
+/// channel count is [`Error::InputShape`], so a model is never fed something it was not
+/// trained on without the caller knowing.
+pub fn read_rgb_image(path: &Path, side: usize) -> Result<Vec<u8>> {
+    let image = image::open(path).map_err(|e| match e {
+        image::ImageError::IoError(io) => Error::Io(io),
+        other => Error::BadDataFile {
+            path: path.to_path_buf(),
+            reason: other.to_string(),
+        },
+    })?;
+    let channels = image.color().channel_count() as usize;
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    if channels != 3 || w != side || h != side {
+        return Err(Error::InputShape {
+            what: "image file",
+            expected: vec![3, side, side],
+            got: vec![channels, h, w],
+        });
+    }
+    let rgb = image.to_rgb8();
+    let plane = side * side;
+    let mut pixels = vec![0u8; 3 * plane];
+    for (i, pixel) in rgb.pixels().enumerate() {
+        for c in 0..3 {
+            pixels[c * plane + i] = pixel.0[c];
+        }
+    }
+    Ok(pixels)
+}
+
 /// Reads every image under `root` (at most `limit` per class when given), at `side` pixels.
 pub fn read_image_folder(root: &Path, side: usize, limit: Option<usize>) -> Result<ImageFolder> {
     if side == 0 {
@@ -137,5 +169,47 @@ mod tests {
             Err(Error::MissingData { .. })
         ));
         std::fs::remove_dir_all(&root).ok();
+    }
+
+    #[test]
+    fn single_images_must_have_the_models_size_and_channels() {
+        let dir = std::env::temp_dir().join(format!("selfcond-image-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut picture = RgbImage::from_pixel(32, 32, Rgb([1, 2, 3]));
+        picture.put_pixel(5, 0, Rgb([9, 8, 7]));
+        picture.save(dir.join("ok.png")).unwrap();
+        let pixels = read_rgb_image(&dir.join("ok.png"), 32).unwrap();
+        let plane = 32 * 32;
+        assert_eq!((pixels[0], pixels[plane], pixels[2 * plane]), (1, 2, 3));
+        assert_eq!(
+            (pixels[5], pixels[plane + 5], pixels[2 * plane + 5]),
+            (9, 8, 7)
+        );
+
+        RgbImage::from_pixel(28, 32, Rgb([0, 0, 0]))
+            .save(dir.join("narrow.png"))
+            .unwrap();
+        image::GrayImage::from_pixel(32, 32, image::Luma([7]))
+            .save(dir.join("grey.png"))
+            .unwrap();
+        for (name, got) in [
+            ("narrow.png", vec![3, 32, 28]),
+            ("grey.png", vec![1, 32, 32]),
+        ] {
+            match read_rgb_image(&dir.join(name), 32) {
+                Err(Error::InputShape { got: found, .. }) => assert_eq!(found, got),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        std::fs::write(dir.join("bad.png"), b"not a png").unwrap();
+        assert!(matches!(
+            read_rgb_image(&dir.join("bad.png"), 32),
+            Err(Error::BadDataFile { .. })
+        ));
+        assert!(matches!(
+            read_rgb_image(&dir.join("missing.png"), 32),
+            Err(Error::Io(_))
+        ));
+        std::fs::remove_dir_all(&dir).ok();
     }
 }
