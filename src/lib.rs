@@ -15,6 +15,7 @@
 //! - [`selfcond`]: the reclustering scheduler that labels batches;
 //! - [`train`]: the trainer, with self-conditioned, supervised, unconditional and random labels;
 //! - [`checkpoint`]: crash-safe checkpoints and bit-exact resume;
+//! - [`control`]: sampling by cluster, SeFa directions, interpolation and latent inversion;
 //! - [`data`]: the 2D ring and grid benchmarks and their metrics, MNIST / Stacked-MNIST and
 //!   CIFAR-10 readers;
 //! - [`metrics`]: the MNIST classifier and Stacked-MNIST mode counting;

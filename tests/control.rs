@@ -70,6 +70,18 @@ fn frozen_clusters_label_as_the_conditioner_does_also_after_a_checkpoint() {
     let fresh = data.head_tensor(500, &device()).slice([300..500, 0..2]);
     let by_conditioner = selfcond_gan::host::ints(conditioner.labels(fresh.clone())).unwrap();
     assert_eq!(clusters.assign(fresh.clone()).unwrap(), by_conditioner);
+    let ranked = clusters.ranked(fresh.clone(), 3).unwrap();
+    for (row, &nearest) in ranked.iter().zip(&by_conditioner) {
+        assert_eq!(
+            row[0], nearest,
+            "the first candidate is the assigned cluster"
+        );
+        assert!(row[0] != row[1] && row[1] != row[2] && row[0] != row[2]);
+    }
+    assert!(matches!(
+        clusters.ranked(fresh.clone(), 5),
+        Err(Error::InvalidConfig { .. })
+    ));
 
     let run = scratch("clusters");
     t.save_checkpoint(&run, &()).unwrap();
@@ -249,4 +261,51 @@ fn bad_inversion_input_gets_typed_errors() {
     ));
     assert_eq!(sefa(&image_g, 4).unwrap().len(), 4);
     assert_eq!(image_g.latent_dim(), 4);
+}
+
+#[test]
+fn inversion_among_clusters_keeps_the_best_candidate() {
+    let (t, _, _) = trained();
+    let clusters = t.conditioner().unwrap().clusters();
+    let (g, d) = (t.generator(), t.discriminator());
+    let truth_z = normal_tensor(&mut stream(6, 0), 8, 2, &Device::default());
+    let truth_c: Vec<i64> = (0..8).map(|i| i % 4).collect();
+    let targets = generate(g, &floats(truth_z).unwrap(), &truth_c).unwrap();
+    let config = InversionConfig::new().with_starts(3).with_steps(60);
+
+    let mut steps = 0;
+    let found = selfcond_gan::control::invert_among_clusters(
+        g,
+        d,
+        &clusters,
+        targets.clone(),
+        4,
+        &config,
+        |s| steps = s,
+    )
+    .unwrap();
+    assert_eq!(steps, 60, "the observer sees every step");
+    assert_eq!(found.assigned, clusters.assign(targets.clone()).unwrap());
+    let all_four = found.inversion.mse_after.clone();
+    // Every class was a candidate, so each input did at least as well as with its assigned
+    // class alone, up to the random starts: compare against that run's best.
+    let single = invert(g, d, targets, &found.assigned, &config).unwrap();
+    let objective = |mse: &[f32], feature: &[f32], i: usize| mse[i] + feature[i];
+    let mut better_or_equal = 0;
+    for i in 0..8 {
+        let searched = objective(&all_four, &found.inversion.feature_after, i);
+        let alone = objective(&single.mse_after, &single.feature_after, i);
+        better_or_equal += usize::from(searched <= alone * 1.05);
+    }
+    assert!(better_or_equal >= 7, "{better_or_equal} of 8");
+    let agreement = found.agreement();
+    let by_hand = found
+        .inversion
+        .classes
+        .iter()
+        .zip(&found.assigned)
+        .filter(|(a, b)| a == b)
+        .count() as f64
+        / 8.0;
+    assert_eq!(agreement, by_hand);
 }
