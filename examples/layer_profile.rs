@@ -50,7 +50,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (w, b) = (args.width, args.batch);
     let mut rng = stream(0, 0);
     let report = |name: &str, forward: f64, both: f64| {
-        println!("{{\"layer\": \"{name}\", \"forward_ms\": {forward:.3}, \"forward_backward_ms\": {both:.3}}}");
+        println!(
+            "{{\"layer\": \"{name}\", \"forward_ms\": {forward:.3}, \"forward_backward_ms\": {both:.3}}}"
+        );
     };
     let time = |input: &Tensor<4>, layer: &dyn Fn(Tensor<4>) -> Tensor<4>| -> (f64, f64) {
         let forward = median_ms(&device, args.warmup, args.repeats, || {
@@ -96,7 +98,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // The optimiser: one Adam step on each full network.
-    let models = DcganConfig::new(args.k).with_depth(DcganDepth::Shallow).with_width(w);
+    let models = DcganConfig::new(args.k)
+        .with_depth(DcganDepth::Shallow)
+        .with_width(w);
     let g = models.init_generator(&mut rng, &device)?;
     let d = models.init_discriminator(&mut rng, &device)?;
     let ms = adam_step_ms(&device, &args, g.clone());

@@ -402,12 +402,12 @@ impl<M: Discriminator<R>, const R: usize> Clusters<M, R> {
 
     /// `n` clusters drawn with probability proportional to their sizes (the paper's `P_pi`).
     pub fn sample_labels(&self, n: usize, rng: &mut SeededRng) -> Vec<i64> {
-        sample_by_sizes(&self.sizes, n, rng)
+        draw_by_sizes(&self.sizes, n, rng)
     }
 }
 
 /// `n` indices drawn with probability proportional to `sizes` (which must not all be zero).
-pub(crate) fn sample_by_sizes(sizes: &[usize], n: usize, rng: &mut SeededRng) -> Vec<i64> {
+pub(crate) fn draw_by_sizes(sizes: &[usize], n: usize, rng: &mut SeededRng) -> Vec<i64> {
     let total: usize = sizes.iter().sum();
     (0..n)
         .map(|_| {

@@ -134,7 +134,7 @@ pub fn interpolate(
     let mut pixels = Vec::new();
     for _ in 0..pairs {
         let ends = latents(rng, 2, latent)?;
-        let class = cluster.map_or_else(|| gan.draw_classes(1, rng)[0] as usize, |c| c);
+        let class = cluster.unwrap_or_else(|| gan.draw_classes(1, rng)[0] as usize);
         let path = control::interpolate(
             &gan.generator,
             &ends[..latent],

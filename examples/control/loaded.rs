@@ -54,7 +54,7 @@ impl<G: ConditionalGenerator<R>, M: Discriminator<R>, const R: usize> Gan<G, M, 
         candidates: usize,
         config: &InversionConfig,
         on_step: impl FnMut(usize),
-    ) -> Result<(Inversion<R>, Option<Vec<i64>>), Box<dyn std::error::Error>> {
+    ) -> Result<Inverted<R>, Box<dyn std::error::Error>> {
         match &self.clusters {
             Some(clusters) => {
                 let found = invert_among_clusters(
@@ -90,14 +90,17 @@ impl<G: ConditionalGenerator<R>, M: Discriminator<R>, const R: usize> Gan<G, M, 
     }
 }
 
-/// Either kind of run.
+/// An inversion and, when there are clusters, the conditioner's labels of the inputs.
+pub type Inverted<const R: usize> = (Inversion<R>, Option<Vec<i64>>);
+
+/// Either kind of run (boxed: the networks are large and the two differ in size).
 pub enum Loaded {
     Toy {
-        gan: Gan<Toy2dGenerator, Toy2dDiscriminator, 2>,
+        gan: Box<Gan<Toy2dGenerator, Toy2dDiscriminator, 2>>,
         mixture: GaussianMixture2d,
     },
     Images {
-        gan: Gan<DcganGenerator, DcganDiscriminator, 4>,
+        gan: Box<Gan<DcganGenerator, DcganDiscriminator, 4>>,
         benchmark: String,
         data_dir: PathBuf,
     },
@@ -146,7 +149,7 @@ pub fn load(run: &Path, device: &Device) -> Result<(Loaded, RunInfo), Box<dyn st
             let g = models.init_generator(&mut init, device)?;
             let d = models.init_discriminator(&mut init, device)?;
             Loaded::Toy {
-                gan: Gan::load(&checkpoint, g, d)?,
+                gan: Box::new(Gan::load(&checkpoint, g, d)?),
                 mixture,
             }
         }
@@ -164,7 +167,7 @@ pub fn load(run: &Path, device: &Device) -> Result<(Loaded, RunInfo), Box<dyn st
             let g = models.init_generator(&mut init, device)?;
             let d = models.init_discriminator(&mut init, device)?;
             Loaded::Images {
-                gan: Gan::load(&checkpoint, g, d)?,
+                gan: Box::new(Gan::load(&checkpoint, g, d)?),
                 benchmark: saved.dataset.clone(),
                 data_dir: saved.args.data_dir.unwrap_or_else(|| default_dir.into()),
             }

@@ -64,7 +64,7 @@ pub fn sample_by_sizes<G: ConditionalGenerator<R>, const R: usize>(
     if sizes.iter().all(|&s| s == 0) {
         return Err(Error::Empty { what: "clusters" });
     }
-    let classes = crate::selfcond::sample_by_sizes(sizes, n, rng);
+    let classes = crate::selfcond::draw_by_sizes(sizes, n, rng);
     Ok((sample_classes(generator, &classes, rng)?, classes))
 }
 
