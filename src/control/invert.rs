@@ -368,25 +368,13 @@ where
 
     let objective =
         |r: usize| all.mse_after[r] + config.feature_weight as f32 * all.feature_after[r];
-    let best: Vec<usize> = (0..inputs)
-        .map(|i| {
-            (i * candidates..(i + 1) * candidates)
-                .min_by(|&a, &b| objective(a).total_cmp(&objective(b)))
-                .unwrap_or(i * candidates)
-        })
-        .collect();
+    let best = best_per_input(inputs, candidates, objective);
     let latent = generator.latent_dim();
     let pick = |values: &[f32]| best.iter().map(|&r| values[r]).collect::<Vec<f32>>();
     // The baseline is the best random start over all candidates, like the result.
     let before =
         |r: usize| all.mse_before[r] + config.feature_weight as f32 * all.feature_before[r];
-    let best_before: Vec<usize> = (0..inputs)
-        .map(|i| {
-            (i * candidates..(i + 1) * candidates)
-                .min_by(|&a, &b| before(a).total_cmp(&before(b)))
-                .unwrap_or(i * candidates)
-        })
-        .collect();
+    let best_before = best_per_input(inputs, candidates, before);
     let pick_before = |values: &[f32]| best_before.iter().map(|&r| values[r]).collect::<Vec<f32>>();
     let inversion = Inversion {
         z: best
@@ -407,4 +395,15 @@ where
         inversion,
         assigned: ranked.iter().map(|r| r[0]).collect(),
     })
+}
+
+/// For each of `inputs` groups of `candidates` consecutive rows, the row of lowest `score`.
+fn best_per_input(inputs: usize, candidates: usize, score: impl Fn(usize) -> f32) -> Vec<usize> {
+    (0..inputs)
+        .map(|i| {
+            (i * candidates..(i + 1) * candidates)
+                .min_by(|&a, &b| score(a).total_cmp(&score(b)))
+                .unwrap_or(i * candidates)
+        })
+        .collect()
 }
