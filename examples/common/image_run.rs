@@ -222,10 +222,17 @@ impl Source {
         })
     }
 
-    fn head(&self, n: usize, device: &Device) -> (Tensor<4>, Vec<u16>) {
+    /// The fixed clustering set: Stacked-MNIST's first triples (already random), or images
+    /// spread evenly over the folder, whose classes come one after another.
+    fn clustering_set(&self, n: usize, device: &Device) -> (Tensor<4>, Vec<u16>) {
         match self {
             Source::Stacked(s) => s.head(n, device),
-            Source::Images(s) => s.head(n, device),
+            Source::Images(s) => {
+                let (len, n) = (s.len(), n.min(s.len()));
+                let indices: Vec<usize> = (0..n).map(|i| i * len / n.max(1)).collect();
+                let labels = indices.iter().map(|&i| s.label(i) as u16).collect();
+                (s.tensor(&indices, device), labels)
+            }
         }
     }
 
@@ -298,7 +305,7 @@ pub fn run(benchmark: Benchmark, args: ImageArgs) -> Result<(), Box<dyn std::err
     let mut init = stream(args.seed, 2);
     let generator = models.init_generator(&mut init, &device)?;
     let discriminator = models.init_discriminator(&mut init, &device)?;
-    let (clustering_set, clustering_modes) = data.head(args.cluster_images, &device);
+    let (clustering_set, clustering_modes) = data.clustering_set(args.cluster_images, &device);
 
     let started = Instant::now();
     let mut trainer: ImageTrainer = match (&checkpoint, &state) {
