@@ -416,7 +416,7 @@ where
         rng: &mut SeededRng,
     ) -> Result<Tensor<R>> {
         let generator = self.generator.valid();
-        let device = generator.devices().first().cloned().unwrap_or_default();
+        let device = crate::model::device_of(&generator);
         check_labels(classes, self.config.selfcond.k)?;
         let parts: Vec<Tensor<R>> = classes
             .chunks(chunk.max(1))
@@ -496,7 +496,8 @@ where
     }
 }
 
-fn check_labels(labels: &[i64], k: usize) -> Result<()> {
+/// [`Error::LabelOutOfRange`] for the first label outside `0..k`.
+pub(crate) fn check_labels(labels: &[i64], k: usize) -> Result<()> {
     match labels.iter().find(|&&l| l < 0 || l as usize >= k) {
         Some(&label) => Err(Error::LabelOutOfRange { label, k }),
         None => Ok(()),

@@ -109,16 +109,7 @@ fn control_on_a_ring_run() {
 fn control_on_an_image_run() {
     let base = scratch("images");
     for split in ["train", "test"] {
-        for (class, tint) in [("bird", 40u8), ("cat", 200)] {
-            std::fs::create_dir_all(base.join(split).join(class)).unwrap();
-            for i in 0..6u8 {
-                image::RgbImage::from_fn(32, 32, |x, y| {
-                    image::Rgb([tint, (x * 8) as u8 ^ i, (y * 8) as u8])
-                })
-                .save(base.join(split).join(class).join(format!("{i:04}.png")))
-                .unwrap();
-            }
-        }
+        common::write_image_folder(&base.join(split), &[("bird", 40), ("cat", 200)], 6);
     }
     let run = base.join("run");
     let status = Command::new(example("cifar10"))

@@ -166,17 +166,7 @@ fn stacked_mnist_example_trains_resumes_and_writes_its_outputs() {
 fn cifar10_example_trains_on_an_image_folder() {
     let base = std::env::temp_dir().join(format!("selfcond-cifar-smoke-{}", std::process::id()));
     let (data, out) = (base.join("train"), base.join("run"));
-    for (class, tint) in [("bird", 40u8), ("cat", 200)] {
-        std::fs::create_dir_all(data.join(class)).unwrap();
-        for i in 0..12u8 {
-            let image = image::RgbImage::from_fn(32, 32, |x, y| {
-                image::Rgb([tint, (x * 8) as u8 ^ i, (y * 8) as u8])
-            });
-            image
-                .save(data.join(class).join(format!("{i:04}.png")))
-                .unwrap();
-        }
-    }
+    common::write_image_folder(&data, &[("bird", 40), ("cat", 200)], 12);
     let status = Command::new(example("cifar10"))
         .args([
             "--width",

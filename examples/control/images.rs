@@ -9,10 +9,9 @@ use selfcond_gan::data::cifar::{CifarSplit, read_cifar10};
 use selfcond_gan::data::folder::{read_image_folder, read_rgb_image};
 use selfcond_gan::data::mnist::{MnistSplit, read_mnist};
 use selfcond_gan::data::{ImageDataset, StackedMnist};
-use selfcond_gan::host::floats;
 use selfcond_gan::model::{ConditionalGenerator, DcganDiscriminator, DcganGenerator};
 use selfcond_gan::npy;
-use selfcond_gan::rng::{SeededRng, normal_tensor, stream};
+use selfcond_gan::rng::{SeededRng, stream};
 use selfcond_gan::viz::{self, Tiles};
 use serde_json::json;
 
@@ -47,19 +46,6 @@ fn save_grid(pixels: &[u8], columns: usize, out: &Path, name: &str) -> Outcome {
     Ok(())
 }
 
-fn latents(
-    rng: &mut SeededRng,
-    rows: usize,
-    latent: usize,
-) -> Result<Vec<f32>, Box<dyn std::error::Error>> {
-    Ok(floats(normal_tensor(
-        rng,
-        rows,
-        latent,
-        &Default::default(),
-    ))?)
-}
-
 pub fn sample(
     gan: &ImageGan,
     cluster: Option<usize>,
@@ -73,7 +59,7 @@ pub fn sample(
             // Sorted by cluster, so rows of the grid group like clusters.
             let mut classes = gan.draw_classes(n, rng);
             classes.sort_unstable();
-            let z = latents(rng, n, gan.generator.latent_dim())?;
+            let z = gan.draw_latents(n, rng)?;
             control::generate(&gan.generator, &z, &classes)?
         }
     };
@@ -95,8 +81,8 @@ pub fn sefa(
         if block > 0 {
             pixels.extend(std::iter::repeat_n(255u8, alphas.len() * IMAGE_BYTES)); // a blank row
         }
-        let z = latents(rng, 1, gan.generator.latent_dim())?;
-        let class = cluster.map_or_else(|| gan.draw_classes(1, rng)[0], |c| c as i64);
+        let z = gan.draw_latents(1, rng)?;
+        let class = gan.class_or_drawn(cluster, rng);
         pixels.extend(viz::to_bytes(found.traversal(
             &gan.generator,
             &z,
@@ -133,8 +119,8 @@ pub fn interpolate(
     let latent = gan.generator.latent_dim();
     let mut pixels = Vec::new();
     for _ in 0..pairs {
-        let ends = latents(rng, 2, latent)?;
-        let class = cluster.unwrap_or_else(|| gan.draw_classes(1, rng)[0] as usize);
+        let ends = gan.draw_latents(2, rng)?;
+        let class = gan.class_or_drawn(cluster, rng) as usize;
         let path = control::interpolate(
             &gan.generator,
             &ends[..latent],

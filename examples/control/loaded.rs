@@ -10,7 +10,7 @@ use selfcond_gan::model::{
     ConditionalGenerator, DcganConfig, DcganDepth, DcganDiscriminator, DcganGenerator,
     Discriminator, Toy2dDiscriminator, Toy2dGenerator, Toy2dModelConfig,
 };
-use selfcond_gan::rng::{SeededRng, stream};
+use selfcond_gan::rng::{SeededRng, normal_tensor, stream};
 use selfcond_gan::{Checkpoint, Clusters};
 use serde::Deserialize;
 
@@ -43,6 +43,17 @@ impl<G: ConditionalGenerator<R>, M: Discriminator<R>, const R: usize> Gan<G, M, 
                 .map(|_| rand::Rng::random_range(rng, 0..self.k()) as i64)
                 .collect(),
         }
+    }
+
+    /// `rows` latents `z ~ N(0, I)`, row-major on the host.
+    pub fn draw_latents(&self, rows: usize, rng: &mut SeededRng) -> selfcond_gan::Result<Vec<f32>> {
+        let latent = self.generator.latent_dim();
+        selfcond_gan::host::floats(normal_tensor(rng, rows, latent, &Default::default()))
+    }
+
+    /// `cluster` when given, else one class drawn as training drew them.
+    pub fn class_or_drawn(&self, cluster: Option<usize>, rng: &mut SeededRng) -> i64 {
+        cluster.map_or_else(|| self.draw_classes(1, rng)[0], |c| c as i64)
     }
 
     /// Inverts `targets`: among each one's `candidates` nearest clusters when self-conditioned,

@@ -8,7 +8,7 @@ use selfcond_gan::data::GaussianMixture2d;
 use selfcond_gan::data::toy2d::{points_tensor, tensor_points};
 use selfcond_gan::model::{ConditionalGenerator, Toy2dDiscriminator, Toy2dGenerator};
 use selfcond_gan::npy;
-use selfcond_gan::rng::{SeededRng, normal_tensor, stream};
+use selfcond_gan::rng::{SeededRng, stream};
 use serde_json::json;
 
 use crate::common::plot::scatter;
@@ -68,12 +68,7 @@ pub fn sample(
         ),
         None => {
             let classes = gan.draw_classes(n, rng);
-            let z = selfcond_gan::host::floats(normal_tensor(
-                rng,
-                n,
-                gan.generator.latent_dim(),
-                &Default::default(),
-            ))?;
+            let z = gan.draw_latents(n, rng)?;
             (control::generate(&gan.generator, &z, &classes)?, classes)
         }
     };
@@ -105,8 +100,8 @@ pub fn sefa(
     let mut points = Vec::new();
     let mut colours = Vec::new();
     for _ in 0..latents {
-        let z = selfcond_gan::host::floats(normal_tensor(rng, 1, latent, &Default::default()))?;
-        let class = cluster.map_or_else(|| gan.draw_classes(1, rng)[0], |c| c as i64);
+        let z = gan.draw_latents(1, rng)?;
+        let class = gan.class_or_drawn(cluster, rng);
         let path = found.traversal(&gan.generator, &z, class, alphas)?;
         points.extend(tensor_points(path)?);
         for direction in 0..found.len() {
@@ -138,8 +133,8 @@ pub fn interpolate(
     let mut points = Vec::new();
     let mut colours = Vec::new();
     for pair in 0..pairs {
-        let ends = selfcond_gan::host::floats(normal_tensor(rng, 2, latent, &Default::default()))?;
-        let class = cluster.map_or_else(|| gan.draw_classes(1, rng)[0], |c| c as i64);
+        let ends = gan.draw_latents(2, rng)?;
+        let class = gan.class_or_drawn(cluster, rng);
         let path = control::interpolate(
             &gan.generator,
             &ends[..latent],

@@ -46,7 +46,7 @@ impl Checkpoint {
                 None => return Err(Error::LabelOutOfRange { label, k }),
             }
         }
-        let device = template.devices().first().cloned().unwrap_or_default();
+        let device = crate::model::device_of(&template);
         let snapshot = self.load_module(template.valid(), SNAPSHOT)?;
         let centroids = self.centroids(state, &device)?;
         Clusters::new(snapshot, centroids, sizes).map(Some)

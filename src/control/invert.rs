@@ -10,12 +10,13 @@ use burn::module::{Module, Param};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 
-use crate::control::sample::{check_classes, device_of};
 use crate::error::{Error, Result};
 use crate::host;
+use crate::model::device_of;
 use crate::model::{ConditionalGenerator, Discriminator};
 use crate::rng::{int_tensor, normal_tensor, seeded};
 use crate::selfcond::Clusters;
+use crate::train::check_labels as check_classes;
 
 /// Settings of [`invert`].
 #[derive(Config, Debug)]
@@ -186,15 +187,17 @@ where
 
     let plain = device_of(generator).without_autodiff();
     let trainable = plain.clone().autodiff();
-    // Inference behaviour (BatchNorm running statistics) and no parameter gradients, but on an
-    // autodiff device so that gradients reach `z` through both networks.
-    let generator_ad = generator.valid().fork(&trainable);
-    let discriminator_ad = discriminator.valid().fork(&trainable);
+    // Inference copies for the forward-only passes, and the same in inference behaviour
+    // (BatchNorm running statistics, no parameter gradients) on an autodiff device, so that
+    // gradients reach `z` through both networks.
+    let generator = generator.valid();
+    let discriminator = discriminator.valid();
+    let generator_ad = generator.clone().fork(&trainable);
+    let discriminator_ad = discriminator.clone().fork(&trainable);
 
     let targets = targets.without_autodiff().to_device(&plain);
     host::ensure_finite(&targets, "inversion targets")?;
     let expected_shape = generator
-        .valid()
         .forward(
             Tensor::zeros([1, generator.latent_dim()], &plain),
             int_tensor(vec![0], &plain),
@@ -214,12 +217,15 @@ where
     let rows = inputs * starts;
     let repeat: Vec<i64> = (0..rows).map(|r| (r / starts) as i64).collect();
     let repeat = int_tensor(repeat, &plain);
-    let target_features = discriminator.valid().features(targets.clone());
-    let targets_rep = targets.clone().select(0, repeat.clone()).autodiff();
-    let features_rep = target_features.select(0, repeat.clone()).autodiff();
-    let classes_rep = int_tensor(classes.to_vec(), &plain)
-        .select(0, repeat)
-        .autodiff();
+    let target_features = discriminator.features(targets.clone());
+    let targets_rep = targets.select(0, repeat.clone());
+    let features_rep = target_features.select(0, repeat.clone());
+    let classes_rep = int_tensor(classes.to_vec(), &plain).select(0, repeat);
+    let (targets_ad, features_ad, classes_ad) = (
+        targets_rep.clone().autodiff(),
+        features_rep.clone().autodiff(),
+        classes_rep.clone().autodiff(),
+    );
 
     let mut rng = seeded(config.seed);
     let z0 = normal_tensor(&mut rng, rows, generator.latent_dim(), &plain);
@@ -227,12 +233,12 @@ where
         z: Param::from_tensor(z0.clone().autodiff().require_grad()),
     };
     let (start_fit, _) = fit(
-        &generator.valid(),
-        &discriminator.valid(),
+        &generator,
+        &discriminator,
         z0,
-        classes_rep.clone().without_autodiff(),
-        &targets_rep.clone().without_autodiff(),
-        &features_rep.clone().without_autodiff(),
+        classes_rep.clone(),
+        &targets_rep,
+        &features_rep,
     );
 
     let mut optimiser = AdamConfig::new().init();
@@ -241,9 +247,9 @@ where
             &generator_ad,
             &discriminator_ad,
             latents.z.val(),
-            classes_rep.clone(),
-            &targets_rep,
-            &features_rep,
+            classes_ad.clone(),
+            &targets_ad,
+            &features_ad,
         );
         let loss = now.objective(config.feature_weight).sum();
         let grads = GradientsParams::from_grads(loss.backward(), &latents);
@@ -253,12 +259,12 @@ where
 
     let z = latents.z.val().without_autodiff();
     let (end_fit, generated) = fit(
-        &generator.valid(),
-        &discriminator.valid(),
+        &generator,
+        &discriminator,
         z.clone(),
-        classes_rep.without_autodiff(),
-        &targets_rep.without_autodiff(),
-        &features_rep.without_autodiff(),
+        classes_rep,
+        &targets_rep,
+        &features_rep,
     );
     let pick = |fit: &Fit| -> Result<(Vec<usize>, Vec<f32>, Vec<f32>)> {
         let objective = host::floats(fit.objective(config.feature_weight))?;

@@ -4,8 +4,9 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 
 use crate::error::{Error, Result};
-use crate::model::ConditionalGenerator;
+use crate::model::{ConditionalGenerator, device_of};
 use crate::rng::{SeededRng, int_tensor, normal_tensor};
+use crate::train::check_labels as check_classes;
 
 /// `G(z, c)` in inference mode for host latents `z` (`classes.len()` rows, row-major) and
 /// classes, on the generator's device without autodiff.
@@ -143,15 +144,4 @@ fn sample_classes<G: ConditionalGenerator<R>, const R: usize>(
     let device = device_of(&generator);
     let z = normal_tensor(rng, classes.len(), generator.latent_dim(), &device);
     Ok(generator.forward(z, int_tensor(classes.to_vec(), &device)))
-}
-
-pub(crate) fn check_classes(classes: &[i64], k: usize) -> Result<()> {
-    match classes.iter().find(|&&c| c < 0 || c as usize >= k) {
-        Some(&label) => Err(Error::LabelOutOfRange { label, k }),
-        None => Ok(()),
-    }
-}
-
-pub(crate) fn device_of<M: burn::module::Module>(module: &M) -> Device {
-    module.devices().first().cloned().unwrap_or_default()
 }

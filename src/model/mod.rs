@@ -16,6 +16,11 @@ pub use blocks::{LatentEmbeddingConcat, Maxout, mask_logits};
 pub use dcgan::{DcganConfig, DcganDepth, DcganDiscriminator, DcganGenerator};
 pub use toy2d::{Toy2dDiscriminator, Toy2dGenerator, Toy2dModelConfig};
 
+/// The device a module's parameters live on (the default device for a module without any).
+pub(crate) fn device_of<M: Module>(module: &M) -> Device {
+    module.devices().first().cloned().unwrap_or_default()
+}
+
 /// A generator `G(z, c)` producing samples of rank `R` (2 for points, 4 for images).
 pub trait ConditionalGenerator<const R: usize>: Module + Clone {
     /// Width of the latent code `z`.
