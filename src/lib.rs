@@ -18,7 +18,8 @@
 //! - [`control`]: sampling by cluster, SeFa directions, interpolation and latent inversion;
 //! - [`data`]: the 2D ring and grid benchmarks and their metrics, MNIST / Stacked-MNIST and
 //!   CIFAR-10 readers;
-//! - [`metrics`]: the MNIST classifier and Stacked-MNIST mode counting;
+//! - [`metrics`]: the MNIST classifier, Stacked-MNIST mode counting and FID with the standard
+//!   Inception-v3 weights;
 //! - [`viz`]: sample grids and the paper's per-cluster figure as PNG.
 //!
 //! ## Example: a few iterations on the 2D ring

@@ -1,6 +1,7 @@
-//! Evaluation of generated images: the MNIST classifier the crate trains itself, and
-//! Stacked-MNIST mode counting with it.
+//! Evaluation of generated images: the MNIST classifier the crate trains itself,
+//! Stacked-MNIST mode counting with it, and FID with the standard Inception weights.
 
+pub mod fid;
 pub mod mnist_classifier;
 pub mod stacked_modes;
 
