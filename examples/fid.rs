@@ -239,9 +239,9 @@ fn open(spec: &str, args: &Args) -> Result<Source, Box<dyn std::error::Error>> {
             .unwrap_or_else(|| PathBuf::from("data/cifar10"))
             .join(split)
     };
-    let folder = match spec {
-        "cifar10-train" => Some(named_cifar("train")),
-        "cifar10-test" => Some(named_cifar("test")),
+    let root = match spec {
+        "cifar10-train" => named_cifar("train"),
+        "cifar10-test" => named_cifar("test"),
         "stacked-mnist" => return stacked_mnist(args),
         _ if path.extension().is_some_and(|e| e == "npz") => {
             return Ok(Source::Statistics(path.to_path_buf()));
@@ -250,9 +250,8 @@ fn open(spec: &str, args: &Args) -> Result<Source, Box<dyn std::error::Error>> {
         _ if path.join("samples.npy").is_file() => {
             return samples(&path.join("samples.npy"), limit);
         }
-        _ => Some(path.to_path_buf()),
+        _ => path.to_path_buf(),
     };
-    let root = folder.ok_or("no image source")?;
     let images = read_image_folder(&root, args.size, None)?;
     let mut pixels = images.images.pixels;
     let per_image = 3 * args.size * args.size;
