@@ -10,5 +10,6 @@ use std::process::ExitCode;
 use common::image_run::{Benchmark, ImageArgs, run};
 
 fn main() -> ExitCode {
+    common::alloc::keep_freed_memory();
     common::report(run(Benchmark::Cifar10, ImageArgs::from_command_line()))
 }

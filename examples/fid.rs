@@ -83,6 +83,7 @@ enum Source {
 }
 
 fn main() -> ExitCode {
+    common::alloc::keep_freed_memory();
     common::report(run(Args::parse()))
 }
 

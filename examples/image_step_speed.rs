@@ -13,6 +13,9 @@ use selfcond_gan::model::{DcganConfig, DcganDepth};
 use selfcond_gan::rng::{stream, uniform_tensor};
 use selfcond_gan::{Batch, SelfCondConfig, TrainConfig, Trainer};
 
+#[path = "common/alloc.rs"]
+mod alloc;
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Depth {
     Shallow,
@@ -43,6 +46,7 @@ fn peak_rss_mib() -> Option<f64> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    alloc::keep_freed_memory();
     let args = Args::parse();
     let device = Device::default().autodiff();
     let depth = match args.depth {

@@ -14,6 +14,9 @@ use clap::Parser;
 use selfcond_gan::model::{DcganConfig, DcganDepth, init};
 use selfcond_gan::rng::{stream, uniform_tensor};
 
+#[path = "common/alloc.rs"]
+mod alloc;
+
 #[derive(Parser)]
 struct Args {
     #[arg(long, default_value_t = 64)]
@@ -45,6 +48,7 @@ fn median_ms(device: &Device, warmup: usize, repeats: usize, mut f: impl FnMut()
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    alloc::keep_freed_memory();
     let args = Args::parse();
     let device = Device::default().autodiff();
     let (w, b) = (args.width, args.batch);

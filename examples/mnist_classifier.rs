@@ -26,6 +26,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    common::alloc::keep_freed_memory();
     let args = Args::parse();
     common::report((|| {
         let device = Device::default();

@@ -3,6 +3,7 @@
 // Each example compiles this whole module but uses only its own run.
 #![allow(dead_code)]
 
+pub mod alloc;
 pub mod classifier;
 pub mod image_run;
 pub mod plot;

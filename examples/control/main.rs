@@ -120,6 +120,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    common::alloc::keep_freed_memory();
     common::report(run(Cli::parse()))
 }
 
