@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use burn::module::{ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
@@ -348,7 +349,10 @@ where
         let device = classes.device();
         let z = normal_tensor(&mut self.rng, size, self.generator.latent_dim(), &device);
         let fake = self.generator.forward(z, classes.clone());
-        let loss = -log_sigmoid(self.discriminator.forward(fake, classes)).mean();
+        // D's parameter gradients would be thrown away; not recording them skips a
+        // weight-gradient convolution per layer of D's backward pass.
+        let frozen_discriminator = without_gradients(&self.discriminator);
+        let loss = -log_sigmoid(frozen_discriminator.forward(fake, classes)).mean();
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
         self.generator =
             self.optim_g
@@ -502,4 +506,21 @@ pub(crate) fn check_labels(labels: &[i64], k: usize) -> Result<()> {
         Some(&label) => Err(Error::LabelOutOfRange { label, k }),
         None => Ok(()),
     }
+}
+
+/// A copy of `module` whose parameters record no gradients; the original is left as it is.
+///
+/// Burn 0.22.1 keeps a lazily initialised parameter's require-grad flag in the state all its
+/// clones share, so `no_grad` on a clone of a never-used module would freeze the original too
+/// (its BatchNorm scales and shifts would stop training). Reading every parameter first
+/// initialises it, after which `no_grad` changes the copy only.
+fn without_gradients<M: Module + Clone>(module: &M) -> M {
+    struct Initialise;
+    impl ModuleVisitor for Initialise {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let _ = param.val();
+        }
+    }
+    module.visit(&mut Initialise);
+    module.clone().no_grad()
 }

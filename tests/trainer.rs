@@ -1,10 +1,11 @@
 //! The trainer: isolation of the two updates, determinism, label modes and bad input.
 
+use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
 use selfcond_gan::data::{GaussianMixture2d, Toy2dDataset};
 use selfcond_gan::host::parameter_values;
-use selfcond_gan::model::{Toy2dDiscriminator, Toy2dGenerator, Toy2dModelConfig};
-use selfcond_gan::rng::stream;
+use selfcond_gan::model::{DcganConfig, Toy2dDiscriminator, Toy2dGenerator, Toy2dModelConfig};
+use selfcond_gan::rng::{stream, uniform_labels, uniform_tensor};
 use selfcond_gan::{BatchSource, Error, LabelMode, SelfCondConfig, TrainConfig, Trainer};
 
 type Toy = Trainer<Toy2dGenerator, Toy2dDiscriminator, 2>;
@@ -181,4 +182,51 @@ fn bad_input_gets_typed_errors() {
             ..
         })
     ));
+}
+
+#[test]
+fn dcgan_generator_step_first_leaves_every_discriminator_parameter_trainable() {
+    // The G step scores fakes with a gradient-free copy of D. Burn shares a lazily initialised
+    // parameter's require-grad flag between clones (BatchNorm's scale and shift start lazy), so
+    // a careless copy of a never-used D would freeze D itself.
+    let device = device();
+    let k = 4;
+    let models = DcganConfig::new(k).with_width(4);
+    let fresh = |seed| {
+        let mut rng = stream(seed, 0);
+        let g = models.init_generator(&mut rng, &device).unwrap();
+        (g, models.init_discriminator(&mut rng, &device).unwrap())
+    };
+    let (g, d) = fresh(7);
+    let (_, untouched) = fresh(7);
+    let config = TrainConfig::new(SelfCondConfig::new(k)).with_labels(LabelMode::Random);
+    let (mut t, _) = Trainer::new(config, g, d, None).unwrap();
+    let mut rng = stream(7, 1);
+    let classes = uniform_labels(&mut rng, 8, k, &device);
+    let real = uniform_tensor(&mut rng, [8, 3, 32, 32], 1.0, &device);
+
+    t.generator_step(classes.clone());
+    let trainable = trainable_tensors(t.discriminator());
+    assert_eq!(trainable, trainable_tensors(&untouched));
+    assert_eq!(
+        trainable,
+        4 * 4 + 2,
+        "4 x (conv weight and bias, BN scale and shift), head"
+    );
+    let before = parameter_values(t.discriminator()).unwrap();
+    t.discriminator_step(real, classes);
+    assert_ne!(before, parameter_values(t.discriminator()).unwrap());
+}
+
+/// How many parameter tensors of `module` record gradients.
+fn trainable_tensors<M: Module>(module: &M) -> usize {
+    struct Count(usize);
+    impl ModuleVisitor for Count {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0 += usize::from(param.val().is_require_grad());
+        }
+    }
+    let mut count = Count(0);
+    module.visit(&mut count);
+    count.0
 }
