@@ -331,7 +331,8 @@ where
             self.generator.latent_dim(),
             &real.device(),
         );
-        let fake = self.generator.forward(z, classes.clone()).detach();
+        // No graph is recorded for a forward pass no gradient flows back through.
+        let fake = without_gradients(&self.generator).forward(z, classes.clone());
         let d_real = self.discriminator.forward(real, classes.clone());
         let d_fake = self.discriminator.forward(fake, classes);
         let loss = -log_sigmoid(d_real).mean() - log_sigmoid(-d_fake).mean();
