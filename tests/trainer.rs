@@ -214,8 +214,19 @@ fn dcgan_generator_step_first_leaves_every_discriminator_parameter_trainable() {
         "4 x (conv weight and bias, BN scale and shift), head"
     );
     let before = parameter_values(t.discriminator()).unwrap();
-    t.discriminator_step(real, classes);
+    t.discriminator_step(real.clone(), classes.clone());
     assert_ne!(before, parameter_values(t.discriminator()).unwrap());
+
+    // The same for G, whose gradient-free copy draws the D step's fakes.
+    let (g, d) = fresh(8);
+    let (untouched, _) = fresh(8);
+    let config = TrainConfig::new(SelfCondConfig::new(k)).with_labels(LabelMode::Random);
+    let (mut t, _) = Trainer::new(config, g, d, None).unwrap();
+    t.discriminator_step(real, classes);
+    assert_eq!(
+        trainable_tensors(t.generator()),
+        trainable_tensors(&untouched)
+    );
 }
 
 /// How many parameter tensors of `module` record gradients.

@@ -3,7 +3,7 @@
 //! The flex backend allocates a fresh buffer for most tensor operations. A DCGAN activation is
 //! several MiB, above glibc's default threshold for `mmap`, so each one was mapped, zeroed page by
 //! page by the kernel and unmapped again: 8% of a DCGAN-shallow step went to page faults and the
-//! step ran 9% faster with this setting (README, "Images"). The 2D model's buffers are small and
+//! step ran 10% faster with this setting (README, "Images"). The 2D model's buffers are small and
 //! gain nothing. Only the examples do this: the process-wide allocator is the program's choice,
 //! not a library's.
 
