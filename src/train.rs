@@ -333,8 +333,18 @@ where
         );
         // No graph is recorded for a forward pass no gradient flows back through.
         let fake = without_gradients(&self.generator).forward(z, classes.clone());
-        let d_real = self.discriminator.forward(real, classes.clone());
-        let d_fake = self.discriminator.forward(fake, classes);
+        let (d_real, d_fake) = if self.discriminator.is_per_sample() {
+            let scores = self.discriminator.forward(
+                Tensor::cat(vec![real, fake], 0),
+                Tensor::cat(vec![classes.clone(), classes], 0),
+            );
+            (scores.clone().slice(0..size), scores.slice(size..2 * size))
+        } else {
+            (
+                self.discriminator.forward(real, classes.clone()),
+                self.discriminator.forward(fake, classes),
+            )
+        };
         let loss = -log_sigmoid(d_real).mean() - log_sigmoid(-d_fake).mean();
         let grads = GradientsParams::from_grads(loss.backward(), &self.discriminator);
         self.discriminator =

@@ -3,8 +3,10 @@
 use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
 use selfcond_gan::data::{GaussianMixture2d, Toy2dDataset};
-use selfcond_gan::host::parameter_values;
-use selfcond_gan::model::{DcganConfig, Toy2dDiscriminator, Toy2dGenerator, Toy2dModelConfig};
+use selfcond_gan::host::{parameter_values, scalar};
+use selfcond_gan::model::{
+    DcganConfig, Discriminator, Toy2dDiscriminator, Toy2dGenerator, Toy2dModelConfig,
+};
 use selfcond_gan::rng::{stream, uniform_labels, uniform_tensor};
 use selfcond_gan::{BatchSource, Error, LabelMode, SelfCondConfig, TrainConfig, Trainer};
 
@@ -62,6 +64,67 @@ fn discriminator_step_leaves_generator_bit_identical_and_vice_versa() {
     let d2 = parameter_values(t.discriminator()).unwrap();
     assert_eq!(d1, d2, "a G step must not touch D");
     assert_ne!(g1, g2, "a G step must move G");
+}
+
+/// The 2D discriminator scored as the reference code does: real and fake in separate passes.
+#[derive(Module, Debug)]
+struct TwoPasses {
+    inner: Toy2dDiscriminator,
+}
+
+impl Discriminator<2> for TwoPasses {
+    fn num_classes(&self) -> usize {
+        self.inner.num_classes()
+    }
+    fn feature_dim(&self) -> usize {
+        self.inner.feature_dim()
+    }
+    fn features(&self, x: Tensor<2>) -> Tensor<2> {
+        self.inner.features(x)
+    }
+    fn head_logits(&self, features: Tensor<2>) -> Tensor<2> {
+        self.inner.head_logits(features)
+    }
+}
+
+#[test]
+fn one_pass_over_real_and_fake_matches_two_passes() {
+    let device = device();
+    let mut data = ring_data(3);
+    let models = Toy2dModelConfig::new(8)
+        .with_generator_width(24)
+        .with_maxout_units(12);
+    let mut init = stream(3, 2);
+    let g = models.init_generator(&mut init, &device).unwrap();
+    let d = models.init_discriminator(&mut init, &device).unwrap();
+    assert!(d.is_per_sample());
+    let config = || TrainConfig::new(SelfCondConfig::new(8)).with_seed(3);
+    let set = data.head_tensor(400, &device);
+    let (mut one, _) = Trainer::new(config(), g.clone(), d.clone(), Some(set.clone())).unwrap();
+    let two_passes = TwoPasses { inner: d };
+    assert!(!two_passes.is_per_sample());
+    let (mut two, _) = Trainer::new(config(), g, two_passes, Some(set)).unwrap();
+
+    let d0 = parameter_values(one.discriminator()).unwrap();
+    for _ in 0..3 {
+        let batch = data.next_batch(&device).unwrap();
+        let classes = one.classes_for(&batch).unwrap();
+        let loss_one = scalar(one.discriminator_step(batch.samples.clone(), classes.clone()));
+        let loss_two = scalar(two.discriminator_step(batch.samples, classes));
+        let (loss_one, loss_two) = (loss_one.unwrap(), loss_two.unwrap());
+        assert!(
+            (loss_one - loss_two).abs() < 1e-5,
+            "loss {loss_one} vs {loss_two}"
+        );
+    }
+    let d_one = parameter_values(one.discriminator()).unwrap();
+    let d_two = parameter_values(&two.discriminator().inner).unwrap();
+    let moved = d0.iter().zip(&d_one).filter(|(a, b)| a != b).count();
+    // Maxout pieces that never win get no gradient, so not every value moves.
+    assert!(moved > d0.len() / 4, "the steps must move D ({moved} values moved)");
+    for (a, b) in d_one.iter().zip(&d_two) {
+        assert!((a - b).abs() < 1e-5, "parameters {a} vs {b}");
+    }
 }
 
 #[test]

@@ -152,6 +152,11 @@ impl Discriminator<2> for Toy2dDiscriminator {
         self.head.weight.shape().dims::<2>()[0]
     }
 
+    /// Maxout and linear layers only: no statistics across the batch.
+    fn is_per_sample(&self) -> bool {
+        true
+    }
+
     /// `[B, 2] -> [B, maxout_units]`.
     fn features(&self, x: Tensor<2>) -> Tensor<2> {
         self.trunk.iter().fold(x, |x, layer| layer.forward(x))
