@@ -53,8 +53,9 @@ pub trait Discriminator<const R: usize>: Module + Clone {
     fn head_logits(&self, features: Tensor<2>) -> Tensor<2>;
     /// True when each sample's logits depend on that sample alone (no BatchNorm in training
     /// mode). The trainer then scores real and fake batches in one forward pass: the same
-    /// losses up to rounding, with half the operations (about 4% of a 2D step). The default, false, keeps them apart, as the
-    /// reference code does, so batch statistics never mix real and fake samples.
+    /// losses up to rounding, with half the operations (about 4% of a 2D step). The default,
+    /// false, keeps them apart, as the reference code does, so batch statistics never mix real
+    /// and fake samples.
     fn is_per_sample(&self) -> bool {
         false
     }
