@@ -18,7 +18,7 @@ if ls /usr/share/vulkan/icd.d/*.json >/dev/null 2>&1; then
   echo "== tests on wgpu (Vulkan)"
   # Library and integration tests; the example smoke tests, doctests, the FID tests and the
   # convolution-heavy unit tests (DCGAN shapes, classifier training) run on flex only: on
-  # lavapipe they spend minutes (the FID Inception about 50 CPU-minutes) compiling and
+  # lavapipe they spend minutes (the FID Inception 44-60 CPU-minutes) compiling and
   # autotuning kernels and test nothing backend-specific.
   CARGO_TARGET_DIR=$WGPU_TARGET_DIR BURN_DEVICE=wgpu cargo test --release --features wgpu \
     --lib --test selfcond --test trainer -- --skip mnist_classifier --skip dcgan
