@@ -76,30 +76,37 @@ def main():
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--window", type=int, default=200)
     p.add_argument("--windows", type=int, default=5)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    gen = torch.Generator().manual_seed(0)
+    dev = torch.device(args.device)
+    gen = torch.Generator(device=dev).manual_seed(0)
 
-    G, D = Generator(args.k), Discriminator(args.k)
+    def sync():
+        # CUDA runs asynchronously: wait for the queued work so it lands in the timed window.
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    G, D = Generator(args.k).to(dev), Discriminator(args.k).to(dev)
     opt_g = torch.optim.Adam(G.parameters(), lr=1e-4, betas=(0.8, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=1e-4, betas=(0.8, 0.999))
-    data = ring(100_000, gen)
+    data = ring(100_000, torch.Generator().manual_seed(0)).to(dev)
     snapshot = copy.deepcopy(D).eval()
     with torch.no_grad():
         centres = snapshot.features(data[: args.k * 20])[:: 20].clone()
 
     def iteration():
-        real = data[torch.randint(0, data.shape[0], (args.batch,), generator=gen)]
+        real = data[torch.randint(0, data.shape[0], (args.batch,), generator=gen, device=dev)]
         with torch.no_grad():
             c = torch.cdist(snapshot.features(real), centres).argmin(dim=1)
-        z = torch.randn(args.batch, 2)
+        z = torch.randn(args.batch, 2, device=dev)
         fake = G(z, c).detach()
         d_loss = F.softplus(-D(real, c)).mean() + F.softplus(D(fake, c)).mean()
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
-        z = torch.randn(args.batch, 2)
+        z = torch.randn(args.batch, 2, device=dev)
         g_loss = F.softplus(-D(G(z, c), c)).mean()
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
@@ -107,13 +114,16 @@ def main():
 
     for _ in range(args.warmup):
         iteration()
+    sync()
     times = []
     for _ in range(args.windows):
         start = time.perf_counter()
         for _ in range(args.window):
             iteration()
+        sync()
         times.append(1e3 * (time.perf_counter() - start) / args.window)
     print(json.dumps({"framework": f"pytorch {torch.__version__}", "threads": args.threads,
+                      "device": str(dev),
                       "ms_per_iteration_median": statistics.median(times),
                       "ms_per_iteration_windows": times}))
 

@@ -75,41 +75,53 @@ def main():
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--iterations", type=int, default=10)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    dev = torch.device(args.device)
 
-    G, D = Generator(args.k, args.width), Discriminator(args.k, args.depth, args.width)
+    def sync():
+        # CUDA runs asynchronously: wait for the queued work so it lands in the timed region.
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    G = Generator(args.k, args.width).to(dev)
+    D = Discriminator(args.k, args.depth, args.width).to(dev)
     opt_g = torch.optim.Adam(G.parameters(), lr=1e-4, betas=(0.0, 0.99))
     opt_d = torch.optim.Adam(D.parameters(), lr=1e-4, betas=(0.0, 0.99))
-    data = torch.rand(2000, 3, 32, 32) * 2 - 1
+    data = (torch.rand(2000, 3, 32, 32) * 2 - 1).to(dev)
     snapshot = copy.deepcopy(D).eval()
     with torch.no_grad():
         centres = snapshot.features(data[: args.k])
 
     def iteration():
-        real = data[torch.randint(0, data.shape[0], (args.batch,))]
+        real = data[torch.randint(0, data.shape[0], (args.batch,), device=dev)]
         with torch.no_grad():
             c = torch.cdist(snapshot.features(real), centres).argmin(dim=1)
-        fake = G(torch.randn(args.batch, 128), c).detach()
+        fake = G(torch.randn(args.batch, 128, device=dev), c).detach()
         d_loss = F.softplus(-D(real, c)).mean() + F.softplus(D(fake, c)).mean()
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
-        g_loss = F.softplus(-D(G(torch.randn(args.batch, 128), c), c)).mean()
+        g_loss = F.softplus(-D(G(torch.randn(args.batch, 128, device=dev), c), c)).mean()
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
 
     for _ in range(args.warmup):
         iteration()
+    sync()
     times = []
     for _ in range(args.iterations):
         start = time.perf_counter()
         iteration()
+        sync()
         times.append(1e3 * (time.perf_counter() - start))
+    gpu_peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
     print(json.dumps({"framework": f"pytorch {torch.__version__}", "depth": args.depth,
-                      "threads": args.threads,
+                      "threads": args.threads, "device": str(dev),
+                      "peak_gpu_allocated_mib": gpu_peak,
                       "ms_per_iteration_median": statistics.median(times),
                       "ms_per_iteration": times,
                       "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
