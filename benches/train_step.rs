@@ -47,6 +47,10 @@ fn train_step(c: &mut Criterion) {
             .with_log_every(usize::MAX / 2);
         let set = data.head_tensor(10_000, &device);
         let (mut trainer, _) = Trainer::new(config, g, d, Some(set)).unwrap();
+        // One untimed step first: on wgpu it compiles and autotunes every kernel (a minute on
+        // a GPU), which criterion's time-based warm-up would otherwise count as a sample.
+        trainer.step(data.next_batch(&device).unwrap()).unwrap();
+        sync(&device);
         group.bench_function(name, |b| {
             b.iter(|| {
                 let batch = data.next_batch(&device).unwrap();
@@ -80,13 +84,16 @@ fn kmeans(c: &mut Criterion) {
     let device = Device::default();
     for (n, d, k) in [(10_000, 200, 50), (25_000, 2048, 100)] {
         let x = blobs(n, d, k, &device);
+        let fit = |seed| {
+            KMeansConfig::new(k)
+                .fit(&x, KMeansInit::PlusPlus, &mut seeded(seed))
+                .unwrap()
+        };
+        black_box(fit(2).inertia); // untimed: kernel compilation on wgpu
         sync(&device);
         group.bench_function(format!("{n}x{d}_k{k}"), |b| {
             b.iter(|| {
-                let fit = KMeansConfig::new(k)
-                    .fit(&x, KMeansInit::PlusPlus, &mut seeded(2))
-                    .unwrap();
-                black_box(fit.inertia);
+                black_box(fit(2).inertia);
                 sync(&device);
             })
         });
@@ -133,6 +140,8 @@ fn labels(c: &mut Criterion) {
         selfcond_gan::SelfConditioner::new(SelfCondConfig::new(50), set, &d, &mut seeded(4))
             .unwrap();
     let batch = data.next_batch(&device).unwrap();
+    black_box(conditioner.labels(batch.samples.clone())); // untimed: kernel compilation on wgpu
+    sync(&device);
     c.bench_function("labels/batch100_k50", |b| {
         b.iter(|| {
             black_box(conditioner.labels(batch.samples.clone()));
