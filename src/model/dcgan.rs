@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::blocks::{LatentEmbeddingConcat, latent_columns};
+use crate::model::conv::conv2d_forward;
 use crate::model::{ConditionalGenerator, Discriminator, LatentAffine, init};
 use crate::rng::SeededRng;
 
@@ -223,7 +224,7 @@ impl Discriminator<4> for DcganDiscriminator {
         let batch = x.dims()[0];
         let mut x = x;
         for (i, conv) in self.convs.iter().enumerate() {
-            x = conv.forward(x);
+            x = conv2d_forward(conv, x);
             if let Some(norm) = self.norms.get(i) {
                 x = norm.forward(x);
             }

@@ -5,6 +5,7 @@
 //! clustering) and a linear head `D_h` with one logit per class.
 
 pub mod blocks;
+mod conv;
 pub mod dcgan;
 pub mod init;
 pub mod toy2d;
