@@ -12,21 +12,30 @@ use burn::prelude::*;
 use burn::tensor::ops::PadMode;
 use burn::tensor::s;
 
-/// Outputs of at most this many pixels per image and channel use [`conv2d_as_matmul`].
+/// Outputs of at most this many pixels per image and channel take the matrix-product form.
 const TINY_OUTPUT_PIXELS: usize = 4;
 
 /// `conv.forward(x)`, through patches times weights when the output is tiny and the layer is
 /// a plain one (one group, no dilation, explicit padding).
 pub(crate) fn conv2d_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [_, _, height, width] = x.dims();
-    match output_size(conv, [height, width]) {
-        Some([oh, ow]) if oh * ow <= TINY_OUTPUT_PIXELS => conv2d_as_matmul(conv, x, [oh, ow]),
-        _ => conv.forward(x),
+    match tiny_output(conv, [height, width]) {
+        Some(plan) => conv2d_as_matmul(conv, x, plan),
+        None => conv.forward(x),
     }
 }
 
-/// The output size, when the matrix-product form applies to this layer.
-fn output_size(conv: &Conv2d, [height, width]: [usize; 2]) -> Option<[usize; 2]> {
+/// Output size and padding of a layer that takes the matrix-product form.
+#[derive(Debug, PartialEq)]
+struct TinyOutput {
+    size: [usize; 2],
+    /// `[(top, bottom), (left, right)]`.
+    padding: [(usize, usize); 2],
+}
+
+/// The plan for `conv` on `[height, width]` inputs, when it applies: a plain layer whose
+/// output has at most [`TINY_OUTPUT_PIXELS`] pixels.
+fn tiny_output(conv: &Conv2d, [height, width]: [usize; 2]) -> Option<TinyOutput> {
     let PaddingConfig2d::Explicit(top, left, bottom, right) = conv.padding else {
         return None;
     };
@@ -39,19 +48,21 @@ fn output_size(conv: &Conv2d, [height, width]: [usize; 2]) -> Option<[usize; 2]>
     if padded_h < kh || padded_w < kw {
         return None;
     }
-    Some([(padded_h - kh) / sh + 1, (padded_w - kw) / sw + 1])
+    let size = [(padded_h - kh) / sh + 1, (padded_w - kw) / sw + 1];
+    (size[0] * size[1] <= TINY_OUTPUT_PIXELS).then_some(TinyOutput {
+        size,
+        padding: [(top, bottom), (left, right)],
+    })
 }
 
 /// One row per output pixel (`[n * oh * ow, c * kh * kw]`, built from `kh * kw` strided slices
 /// of the padded input) times the weights (`[c * kh * kw, c_out]`), plus the bias.
-fn conv2d_as_matmul(conv: &Conv2d, x: Tensor<4>, [oh, ow]: [usize; 2]) -> Tensor<4> {
-    let PaddingConfig2d::Explicit(top, left, bottom, right) = conv.padding else {
-        unreachable!("output_size admits explicit padding only");
-    };
+fn conv2d_as_matmul(conv: &Conv2d, x: Tensor<4>, plan: TinyOutput) -> Tensor<4> {
     let [n, c, _, _] = x.dims();
+    let [oh, ow] = plan.size;
     let [kh, kw] = conv.kernel_size;
     let [sh, sw] = conv.stride;
-    let padded = x.pad([(top, bottom), (left, right)], PadMode::Constant(0.0));
+    let padded = x.pad(plan.padding, PadMode::Constant(0.0));
     let mut taps = Vec::with_capacity(kh * kw);
     for i in 0..kh {
         for j in 0..kw {
@@ -136,13 +147,21 @@ mod tests {
     fn larger_outputs_and_other_layers_keep_burns_convolution() {
         let device = Device::default();
         let conv = init::conv2d(&mut seeded(1), [2, 3], 4, 2, 1, &device);
-        assert_eq!(output_size(&conv, [8, 8]), Some([4, 4]));
-        assert_eq!(output_size(&conv, [4, 4]), Some([2, 2]));
+        assert_eq!(
+            tiny_output(&conv, [8, 8]),
+            None,
+            "4 x 4 outputs keep Burn's kernels"
+        );
+        let expected = TinyOutput {
+            size: [2, 2],
+            padding: [(1, 1), (1, 1)],
+        };
+        assert_eq!(tiny_output(&conv, [4, 4]), Some(expected));
         let mut dilated = conv.clone();
         dilated.dilation = [2, 2];
-        assert_eq!(output_size(&dilated, [4, 4]), None);
+        assert_eq!(tiny_output(&dilated, [4, 4]), None);
         let mut same = conv;
         same.padding = PaddingConfig2d::Same;
-        assert_eq!(output_size(&same, [4, 4]), None);
+        assert_eq!(tiny_output(&same, [4, 4]), None);
     }
 }
