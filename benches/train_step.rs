@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use selfcond_gan::cluster::{KMeansConfig, KMeansInit, match_clusters};
@@ -15,6 +15,9 @@ use selfcond_gan::data::{GaussianMixture2d, Toy2dDataset};
 use selfcond_gan::model::Toy2dModelConfig;
 use selfcond_gan::rng::{seeded, stream};
 use selfcond_gan::{BatchSource, LabelMode, SelfCondConfig, TrainConfig, Trainer};
+
+#[path = "../examples/common/alloc.rs"]
+mod alloc;
 
 fn sync(device: &Device) {
     device.sync().expect("device synchronisation");
@@ -151,4 +154,11 @@ fn labels(c: &mut Criterion) {
 }
 
 criterion_group!(benches, train_step, kmeans, matching, labels);
-criterion_main!(benches);
+
+/// `criterion_main!` with the examples' allocator setting first, so the benches time the code
+/// the way the examples run it.
+fn main() {
+    alloc::keep_freed_memory();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

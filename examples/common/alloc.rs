@@ -3,9 +3,11 @@
 //! The flex backend allocates a fresh buffer for most tensor operations. A DCGAN activation is
 //! several MiB, above glibc's default threshold for `mmap`, so each one was mapped, zeroed page by
 //! page by the kernel and unmapped again: 8% of a DCGAN-shallow step went to page faults and the
-//! step ran 10% faster with this setting (README, "Images"). The 2D model's buffers are small and
-//! gain nothing. Only the examples do this: the process-wide allocator is the program's choice,
-//! not a library's.
+//! step ran 10% faster with this setting (README, "Images"). The 2D model's largest buffers
+//! (`[200, 1000]` Maxout outputs, 800 KB) cross that threshold too: a matrix product of that size
+//! alone ran 2.3x faster with the setting, though in a whole 2D run only the system time visibly
+//! drops (README, "Speed against PyTorch"). Only the examples and benches do this: the
+//! process-wide allocator is the program's choice, not a library's.
 
 /// Raises glibc's `mmap` threshold to 32 MiB and stops trimming the heap.
 /// Does nothing where the C library is not glibc.

@@ -141,6 +141,7 @@ pub fn run(
     mixture: fn(&Toy2dArgs) -> selfcond_gan::Result<GaussianMixture2d>,
     args: Toy2dArgs,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    super::alloc::keep_freed_memory();
     let device = Device::default().autodiff();
     let (checkpoint, state) = match &args.resume {
         Some(dir) => {
