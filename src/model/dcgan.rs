@@ -11,8 +11,8 @@
 //!
 //! The head `D_h` is a Linear(features -> k) whose column `c` is the conditional logit.
 
+use burn::nn::Linear;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
-use burn::nn::{BatchNorm, Linear};
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu, tanh};
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::model::blocks::{LatentEmbeddingConcat, latent_columns};
 use crate::model::conv::conv2d_forward;
+use crate::model::norm::BatchNorm;
 use crate::model::{ConditionalGenerator, Discriminator, LatentAffine, init};
 use crate::rng::SeededRng;
 

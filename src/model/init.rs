@@ -5,9 +5,10 @@
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, PaddingConfig2d};
+use burn::nn::{Linear, PaddingConfig2d};
 use burn::prelude::*;
 
+use crate::model::norm::BatchNorm;
 use crate::rng::{SeededRng, uniform_tensor};
 
 type WeightAndBias<const D: usize> = (Param<Tensor<D>>, Option<Param<Tensor<1>>>);
@@ -35,7 +36,7 @@ pub fn linear(rng: &mut SeededRng, d_input: usize, d_output: usize, device: &Dev
 
 /// A BatchNorm with PyTorch's defaults (gamma 1, beta 0, momentum 0.1, eps 1e-5).
 pub fn batch_norm(num_features: usize, device: &Device) -> BatchNorm {
-    BatchNormConfig::new(num_features).init(device)
+    BatchNorm::new(num_features, device)
 }
 
 /// A `Conv2d(in -> out, k x k)` with bias, initialised as PyTorch does (weight and bias

@@ -8,6 +8,7 @@ pub mod blocks;
 mod conv;
 pub mod dcgan;
 pub mod init;
+pub mod norm;
 pub mod toy2d;
 
 use burn::module::Module;
@@ -15,6 +16,7 @@ use burn::prelude::*;
 
 pub use blocks::{LatentEmbeddingConcat, Maxout, mask_logits};
 pub use dcgan::{DcganConfig, DcganDepth, DcganDiscriminator, DcganGenerator};
+pub use norm::BatchNorm;
 pub use toy2d::{Toy2dDiscriminator, Toy2dGenerator, Toy2dModelConfig};
 
 /// The device a module's parameters live on (the default device for a module without any).

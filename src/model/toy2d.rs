@@ -1,10 +1,11 @@
 //! The reference architectures of the paper's 2D experiments.
 
-use burn::nn::{BatchNorm, Linear, Relu};
+use burn::nn::{Linear, Relu};
 use burn::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::model::blocks::{LatentEmbeddingConcat, Maxout, latent_columns};
+use crate::model::norm::BatchNorm;
 use crate::model::{ConditionalGenerator, Discriminator, LatentAffine, init};
 use crate::rng::SeededRng;
 
