@@ -303,8 +303,11 @@ where
         }
         let device = real.device();
         let classes = self.batch_classes(&real, batch.labels, &device)?;
-        let d_loss = self.discriminator_step(real, classes.clone());
-        let g_loss = self.generator_step(classes);
+        // One draw of latents for both steps, as the reference code does: G is updated against
+        // the very fakes D has just learned to reject.
+        let z = self.sample_latents(size, &device);
+        let d_loss = self.discriminator_step(real, z.clone(), classes.clone());
+        let g_loss = self.generator_step(z, classes);
 
         self.iteration += 1;
         let (d_loss, g_loss) = (d_loss.detach(), g_loss.detach());
@@ -321,16 +324,22 @@ where
         })
     }
 
-    /// One discriminator update on `real` and a detached fake batch, both conditioned on
-    /// `classes`. Returns the loss (not read back). The generator's parameters are untouched.
-    pub fn discriminator_step(&mut self, real: Tensor<R>, classes: Tensor<1, Int>) -> Tensor<1> {
+    /// `n` latent codes `[n, latent_dim]`, standard normal, from the trainer's seeded stream.
+    pub fn sample_latents(&mut self, n: usize, device: &Device) -> Tensor<2> {
+        normal_tensor(&mut self.rng, n, self.generator.latent_dim(), device)
+    }
+
+    /// One discriminator update on `real` and the detached fakes `G(z, classes)`, both
+    /// conditioned on `classes`. Returns the loss (not read back). The generator's parameters
+    /// are untouched. `real`, `z` and `classes` must hold the same number of rows (Burn panics
+    /// otherwise); [`Trainer::step`] draws `z` with [`Trainer::sample_latents`].
+    pub fn discriminator_step(
+        &mut self,
+        real: Tensor<R>,
+        z: Tensor<2>,
+        classes: Tensor<1, Int>,
+    ) -> Tensor<1> {
         let size = real.dims()[0];
-        let z = normal_tensor(
-            &mut self.rng,
-            size,
-            self.generator.latent_dim(),
-            &real.device(),
-        );
         // No graph is recorded for a forward pass no gradient flows back through.
         let fake = without_gradients(&self.generator).forward(z, classes.clone());
         let (d_real, d_fake) = if self.discriminator.is_per_sample() {
@@ -353,12 +362,10 @@ where
         loss
     }
 
-    /// One generator update with the non-saturating loss on a fresh fake batch conditioned on
-    /// `classes`. Returns the loss (not read back). The discriminator's parameters are untouched.
-    pub fn generator_step(&mut self, classes: Tensor<1, Int>) -> Tensor<1> {
-        let size = classes.dims()[0];
-        let device = classes.device();
-        let z = normal_tensor(&mut self.rng, size, self.generator.latent_dim(), &device);
+    /// One generator update with the non-saturating loss on the fakes `G(z, classes)`.
+    /// Returns the loss (not read back). The discriminator's parameters are untouched. `z` and
+    /// `classes` must hold the same number of rows.
+    pub fn generator_step(&mut self, z: Tensor<2>, classes: Tensor<1, Int>) -> Tensor<1> {
         let fake = self.generator.forward(z, classes.clone());
         // D's parameter gradients would be thrown away; not recording them skips a
         // weight-gradient convolution per layer of D's backward pass.

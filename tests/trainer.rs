@@ -53,17 +53,47 @@ fn discriminator_step_leaves_generator_bit_identical_and_vice_versa() {
 
     let g0 = parameter_values(t.generator()).unwrap();
     let d0 = parameter_values(t.discriminator()).unwrap();
-    t.discriminator_step(batch.samples, classes.clone());
+    let z = t.sample_latents(batch.samples.dims()[0], &device());
+    t.discriminator_step(batch.samples, z.clone(), classes.clone());
     let g1 = parameter_values(t.generator()).unwrap();
     let d1 = parameter_values(t.discriminator()).unwrap();
     assert_eq!(g0, g1, "a D step must not touch G");
     assert_ne!(d0, d1, "a D step must move D");
 
-    t.generator_step(classes);
+    t.generator_step(z, classes);
     let g2 = parameter_values(t.generator()).unwrap();
     let d2 = parameter_values(t.discriminator()).unwrap();
     assert_eq!(d1, d2, "a G step must not touch D");
     assert_ne!(g1, g2, "a G step must move G");
+}
+
+/// `step` feeds one draw of latents to both updates, as the reference code does: it matches a
+/// D step and a G step given the same `z` by hand, and not the two given separate draws.
+#[test]
+fn step_feeds_one_draw_of_latents_to_both_updates() {
+    let (mut stepped, mut data_s) = trainer(LabelMode::Unconditional, 1, 4);
+    let (mut shared, mut data_1) = trainer(LabelMode::Unconditional, 1, 4);
+    let (mut separate, mut data_2) = trainer(LabelMode::Unconditional, 1, 4);
+    for _ in 0..2 {
+        stepped.step(data_s.next_batch(&device()).unwrap()).unwrap();
+
+        let batch = data_1.next_batch(&device()).unwrap();
+        let classes = shared.classes_for(&batch).unwrap();
+        let z = shared.sample_latents(batch.samples.dims()[0], &device());
+        shared.discriminator_step(batch.samples, z.clone(), classes.clone());
+        shared.generator_step(z, classes);
+
+        let batch = data_2.next_batch(&device()).unwrap();
+        let classes = separate.classes_for(&batch).unwrap();
+        let n = batch.samples.dims()[0];
+        let z = separate.sample_latents(n, &device());
+        separate.discriminator_step(batch.samples, z, classes.clone());
+        let z = separate.sample_latents(n, &device());
+        separate.generator_step(z, classes);
+    }
+    let g = parameter_values(stepped.generator()).unwrap();
+    assert_eq!(g, parameter_values(shared.generator()).unwrap());
+    assert_ne!(g, parameter_values(separate.generator()).unwrap());
 }
 
 /// The 2D discriminator scored as the reference code does: real and fake in separate passes.
@@ -115,8 +145,10 @@ fn one_pass_over_real_and_fake_matches_two_passes() {
     for _ in 0..3 {
         let batch = data.next_batch(&device).unwrap();
         let classes = one.classes_for(&batch).unwrap();
-        let loss_one = scalar(one.discriminator_step(batch.samples.clone(), classes.clone()));
-        let loss_two = scalar(two.discriminator_step(batch.samples, classes));
+        let z = one.sample_latents(batch.samples.dims()[0], &device);
+        let z_two = two.sample_latents(z.dims()[0], &device);
+        let loss_one = scalar(one.discriminator_step(batch.samples.clone(), z, classes.clone()));
+        let loss_two = scalar(two.discriminator_step(batch.samples, z_two, classes));
         let (loss_one, loss_two) = (loss_one.unwrap(), loss_two.unwrap());
         assert!(
             (loss_one - loss_two).abs() < 1e-5,
@@ -277,7 +309,8 @@ fn dcgan_generator_step_first_leaves_every_discriminator_parameter_trainable() {
     let classes = uniform_labels(&mut rng, 8, k, &device);
     let real = uniform_tensor(&mut rng, [8, 3, 32, 32], 1.0, &device);
 
-    t.generator_step(classes.clone());
+    let z = t.sample_latents(8, &device);
+    t.generator_step(z.clone(), classes.clone());
     let trainable = trainable_tensors(t.discriminator());
     assert_eq!(trainable, trainable_tensors(&untouched));
     assert_eq!(
@@ -286,7 +319,7 @@ fn dcgan_generator_step_first_leaves_every_discriminator_parameter_trainable() {
         "4 x (conv weight and bias, BN scale and shift), head"
     );
     let before = parameter_values(t.discriminator()).unwrap();
-    t.discriminator_step(real.clone(), classes.clone());
+    t.discriminator_step(real.clone(), z.clone(), classes.clone());
     assert_ne!(before, parameter_values(t.discriminator()).unwrap());
 
     // The same for G, whose gradient-free copy draws the D step's fakes.
@@ -294,7 +327,7 @@ fn dcgan_generator_step_first_leaves_every_discriminator_parameter_trainable() {
     let (untouched, _) = fresh(8);
     let config = TrainConfig::new(SelfCondConfig::new(k)).with_labels(LabelMode::Random);
     let (mut t, _) = Trainer::new(config, g, d, None).unwrap();
-    t.discriminator_step(real, classes);
+    t.discriminator_step(real, z, classes);
     assert_eq!(
         trainable_tensors(t.generator()),
         trainable_tensors(&untouched)
