@@ -3,19 +3,37 @@
 # machine load. Needs a Python with torch (PYTHON=/path/to/python, default python3).
 # Prints each round's medians and the ratio ours / PyTorch (below 1 means we are faster).
 # DEVICE=cuda compares on an NVIDIA GPU: ours through wgpu (Vulkan), PyTorch through CUDA.
+# REFERENCE_DIR=/path/to/self-conditioned-gan also times the paper's official training loop
+# (scripts/official_2d.py; its Python also needs scipy and scikit-learn).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 ROUNDS=${ROUNDS:-3}
 DEVICE=${DEVICE:-cpu}
+REFERENCE_DIR=${REFERENCE_DIR:-}
 features=()
 if [ "$DEVICE" != cpu ]; then features=(--features wgpu); export BURN_DEVICE=wgpu; fi
 estimate=${CARGO_TARGET_DIR:-target}/criterion/train_step_2d/selfcond_k50_batch100/new/estimates.json
+median() { "$PYTHON" -c "import json,sys; print(json.load(sys.stdin)['ms_per_iteration_median'])"; }
 cargo bench "${features[@]}" --bench train_step --no-run >/dev/null 2>&1
 for round in $(seq "$ROUNDS"); do
   cargo bench "${features[@]}" --bench train_step -- --warm-up-time 2 --measurement-time 10 \
     'train_step_2d/selfcond_k50_batch100' >/dev/null 2>&1
   ours=$("$PYTHON" -c "import json; print(json.load(open('$estimate'))['median']['point_estimate'] / 1e6)")
-  theirs=$("$PYTHON" scripts/pytorch_2d_step.py --threads 2 --device "$DEVICE" | "$PYTHON" -c "import json,sys; print(json.load(sys.stdin)['ms_per_iteration_median'])")
-  "$PYTHON" -c "print(f'round $round: burn {float($ours):.2f} ms, pytorch {float($theirs):.2f} ms, ratio {float($ours)/float($theirs):.3f}')"
+  theirs=$("$PYTHON" scripts/pytorch_2d_step.py --threads 2 --device "$DEVICE" | median)
+  line="round $round: burn $ours ms, pytorch $theirs ms"
+  if [ -n "$REFERENCE_DIR" ]; then
+    official=$("$PYTHON" scripts/official_2d.py --reference-dir "$REFERENCE_DIR" --device "$DEVICE" --threads 2 \
+      time 2>/dev/null | median)
+    line="$line, official $official ms"
+  fi
+  "$PYTHON" - "$line" <<'PY'
+import re, sys
+line = sys.argv[1]
+values = dict((k, float(v)) for k, v in re.findall(r"(\w+) ([0-9.]+) ms", line))
+out = f"{line.split(':')[0]}: burn {values['burn']:.2f} ms, pytorch {values['pytorch']:.2f} ms, ratio {values['burn'] / values['pytorch']:.3f}"
+if "official" in values:
+    out += f"; official code {values['official']:.2f} ms, ratio {values['burn'] / values['official']:.3f}"
+print(out)
+PY
 done
