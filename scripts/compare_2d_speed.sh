@@ -21,19 +21,18 @@ for round in $(seq "$ROUNDS"); do
     'train_step_2d/selfcond_k50_batch100' >/dev/null 2>&1
   ours=$("$PYTHON" -c "import json; print(json.load(open('$estimate'))['median']['point_estimate'] / 1e6)")
   theirs=$("$PYTHON" scripts/pytorch_2d_step.py --threads 2 --device "$DEVICE" | median)
-  line="round $round: burn $ours ms, pytorch $theirs ms"
+  official=
   if [ -n "$REFERENCE_DIR" ]; then
     official=$("$PYTHON" scripts/official_2d.py --reference-dir "$REFERENCE_DIR" --device "$DEVICE" --threads 2 \
       time 2>/dev/null | median)
-    line="$line, official $official ms"
   fi
-  "$PYTHON" - "$line" <<'PY'
-import re, sys
-line = sys.argv[1]
-values = dict((k, float(v)) for k, v in re.findall(r"(\w+) ([0-9.]+) ms", line))
-out = f"{line.split(':')[0]}: burn {values['burn']:.2f} ms, pytorch {values['pytorch']:.2f} ms, ratio {values['burn'] / values['pytorch']:.3f}"
-if "official" in values:
-    out += f"; official code {values['official']:.2f} ms, ratio {values['burn'] / values['official']:.3f}"
-print(out)
+  "$PYTHON" - "$round" "$ours" "$theirs" $official <<'PY'
+import sys
+round_, ours, theirs, *official = sys.argv[1:]
+ours, theirs = float(ours), float(theirs)
+line = f"round {round_}: burn {ours:.2f} ms, pytorch {theirs:.2f} ms, ratio {ours / theirs:.3f}"
+if official:
+    line += f"; official code {float(official[0]):.2f} ms, ratio {ours / float(official[0]):.3f}"
+print(line)
 PY
 done
