@@ -3,7 +3,8 @@
 # one run so both see the same machine load. PYTHON must have torch. DEPTH=shallow|deep.
 # DEVICE=cuda compares on an NVIDIA GPU: ours through wgpu (Vulkan), PyTorch through CUDA.
 # Prints each round's medians, peak host memory (RSS; on a GPU the device memory is not in it)
-# and the ratio ours / PyTorch (below 1: we are faster).
+# and the ratio ours / PyTorch (below 1: we are faster). PyTorch runs twice per round: as the
+# official code (G forward twice per iteration) and with one G forward per iteration, as ours.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -17,5 +18,16 @@ cargo build "${features[@]}" --release --example image_step_speed >/dev/null 2>&
 for round in $(seq "$ROUNDS"); do
   ours=$(${CARGO_TARGET_DIR:-target}/release/examples/image_step_speed --depth "$DEPTH" --iterations "$ITERS")
   theirs=$("$PYTHON" scripts/pytorch_dcgan_step.py --depth "$DEPTH" --threads 2 --iterations "$ITERS" --device "$DEVICE")
-  "$PYTHON" -c "import json,sys; o=json.loads(sys.argv[1]); t=json.loads(sys.argv[2]); print(f'round $round ($DEPTH): burn {o[\"ms_per_iteration_median\"]:.0f} ms ({o[\"peak_rss_mib\"]:.0f} MiB peak RSS), pytorch {t[\"ms_per_iteration_median\"]:.0f} ms ({t[\"peak_rss_mib\"]:.0f} MiB peak RSS), ratio {o[\"ms_per_iteration_median\"]/t[\"ms_per_iteration_median\"]:.2f}')" "$ours" "$theirs"
+  theirs_one=$("$PYTHON" scripts/pytorch_dcgan_step.py --depth "$DEPTH" --threads 2 --iterations "$ITERS" --device "$DEVICE" --one-generator-pass)
+  "$PYTHON" - "$round" "$DEPTH" "$ours" "$theirs" "$theirs_one" <<'PY'
+import json, sys
+round_, depth, *runs = sys.argv[1:]
+ours, theirs, theirs_one = (json.loads(r) for r in runs)
+def show(r):
+    return f"{r['ms_per_iteration_median']:.0f} ms ({r['peak_rss_mib']:.0f} MiB peak RSS)"
+ms = ours["ms_per_iteration_median"]
+print(f"round {round_} ({depth}): burn {show(ours)}; pytorch as the official code {show(theirs)}, "
+      f"ratio {ms / theirs['ms_per_iteration_median']:.2f}; pytorch with one G pass "
+      f"{show(theirs_one)}, ratio {ms / theirs_one['ms_per_iteration_median']:.2f}")
+PY
 done

@@ -3,8 +3,11 @@
 Same work as our `train_step_2d/selfcond_k50_batch100` bench: label a batch of 100 real points
 with a frozen discriminator snapshot (nearest of k = 50 centres), one D step, one G step, Adam
 (lr 1e-4, betas (0.8, 0.999)). Prints the median milliseconds per iteration over windows.
+One draw of latents serves both steps, as in the official code. By default G runs twice on it,
+as the official code does (without a graph in the D step); `--one-generator-pass` runs it once
+with a graph and feeds its detached values to the D step, as our trainer does.
 
-    python scripts/pytorch_2d_step.py --threads 2
+    python scripts/pytorch_2d_step.py --threads 2 [--one-generator-pass]
 """
 import argparse
 import copy
@@ -77,6 +80,8 @@ def main():
     p.add_argument("--window", type=int, default=200)
     p.add_argument("--windows", type=int, default=5)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--one-generator-pass", action="store_true",
+                   help="one forward pass of G per iteration, shared by the D and G steps")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -101,13 +106,23 @@ def main():
         with torch.no_grad():
             c = torch.cdist(snapshot.features(real), centres).argmin(dim=1)
         z = torch.randn(args.batch, 2, device=dev)
-        fake = G(z, c).detach()
-        d_loss = F.softplus(-D(real, c)).mean() + F.softplus(D(fake, c)).mean()
+        if args.one_generator_pass:
+            fake = G(z, c)
+            fake_for_d = fake.detach()
+        else:
+            with torch.no_grad():
+                fake_for_d = G(z, c)
+        d_loss = F.softplus(-D(real, c)).mean() + F.softplus(D(fake_for_d, c)).mean()
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
-        z = torch.randn(args.batch, 2, device=dev)
-        g_loss = F.softplus(-D(G(z, c), c)).mean()
+        if not args.one_generator_pass:
+            fake = G(z, c)
+        for p_ in D.parameters():
+            p_.requires_grad_(False)
+        g_loss = F.softplus(-D(fake, c)).mean()
+        for p_ in D.parameters():
+            p_.requires_grad_(True)
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
@@ -123,6 +138,7 @@ def main():
         sync()
         times.append(1e3 * (time.perf_counter() - start) / args.window)
     print(json.dumps({"framework": f"pytorch {torch.__version__}", "threads": args.threads,
+                      "one_generator_pass": args.one_generator_pass,
                       "device": str(dev),
                       "ms_per_iteration_median": statistics.median(times),
                       "ms_per_iteration_windows": times}))

@@ -4,8 +4,11 @@ Same work as our `image_step_speed` example: label a batch of 64 real images wit
 discriminator snapshot (nearest of k = 100 centres), one D step, one G step, Adam (lr 1e-4,
 betas (0, 0.99)). DCGAN-shallow (Stacked-MNIST) or DCGAN-deep (CIFAR-10), width 64.
 Prints the median milliseconds per iteration and the peak resident memory.
+As in the official code, one draw of latents serves both steps, G runs without a graph in the D
+step and D's parameters are frozen in the G step; `--one-generator-pass` runs G once with a graph
+and feeds its detached values to the D step, as our trainer does.
 
-    python scripts/pytorch_dcgan_step.py --depth shallow --threads 2
+    python scripts/pytorch_dcgan_step.py --depth shallow --threads 2 [--one-generator-pass]
 """
 import argparse
 import copy
@@ -76,6 +79,8 @@ def main():
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--iterations", type=int, default=10)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--one-generator-pass", action="store_true",
+                   help="one forward pass of G per iteration, shared by the D and G steps")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -99,12 +104,24 @@ def main():
         real = data[torch.randint(0, data.shape[0], (args.batch,), device=dev)]
         with torch.no_grad():
             c = torch.cdist(snapshot.features(real), centres).argmin(dim=1)
-        fake = G(torch.randn(args.batch, 128, device=dev), c).detach()
-        d_loss = F.softplus(-D(real, c)).mean() + F.softplus(D(fake, c)).mean()
+        z = torch.randn(args.batch, 128, device=dev)
+        if args.one_generator_pass:
+            fake = G(z, c)
+            fake_for_d = fake.detach()
+        else:
+            with torch.no_grad():
+                fake_for_d = G(z, c)
+        d_loss = F.softplus(-D(real, c)).mean() + F.softplus(D(fake_for_d, c)).mean()
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
-        g_loss = F.softplus(-D(G(torch.randn(args.batch, 128, device=dev), c), c)).mean()
+        if not args.one_generator_pass:
+            fake = G(z, c)
+        for p_ in D.parameters():
+            p_.requires_grad_(False)
+        g_loss = F.softplus(-D(fake, c)).mean()
+        for p_ in D.parameters():
+            p_.requires_grad_(True)
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
@@ -121,6 +138,7 @@ def main():
     gpu_peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
     print(json.dumps({"framework": f"pytorch {torch.__version__}", "depth": args.depth,
                       "threads": args.threads, "device": str(dev),
+                      "one_generator_pass": args.one_generator_pass,
                       "peak_gpu_allocated_mib": gpu_peak,
                       "ms_per_iteration_median": statistics.median(times),
                       "ms_per_iteration": times,

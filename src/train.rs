@@ -304,10 +304,13 @@ where
         let device = real.device();
         let classes = self.batch_classes(&real, batch.labels, &device)?;
         // One draw of latents for both steps, as the reference code does: G is updated against
-        // the very fakes D has just learned to reject.
+        // the very fakes D has just learned to reject. G does not change in the D step, so one
+        // forward pass serves both: its values feed the D step, its graph the G step (the
+        // reference runs G twice on the same `z`).
         let z = self.sample_latents(size, &device);
-        let d_loss = self.discriminator_step(real, z.clone(), classes.clone());
-        let g_loss = self.generator_step(z, classes);
+        let fake = self.generator.forward(z, classes.clone());
+        let d_loss = self.update_discriminator(real, fake.clone().detach(), classes.clone());
+        let g_loss = self.update_generator(fake, classes);
 
         self.iteration += 1;
         let (d_loss, g_loss) = (d_loss.detach(), g_loss.detach());
@@ -339,9 +342,27 @@ where
         z: Tensor<2>,
         classes: Tensor<1, Int>,
     ) -> Tensor<1> {
-        let size = real.dims()[0];
         // No graph is recorded for a forward pass no gradient flows back through.
         let fake = without_gradients(&self.generator).forward(z, classes.clone());
+        self.update_discriminator(real, fake, classes)
+    }
+
+    /// One generator update with the non-saturating loss on the fakes `G(z, classes)`.
+    /// Returns the loss (not read back). The discriminator's parameters are untouched. `z` and
+    /// `classes` must hold the same number of rows.
+    pub fn generator_step(&mut self, z: Tensor<2>, classes: Tensor<1, Int>) -> Tensor<1> {
+        let fake = self.generator.forward(z, classes.clone());
+        self.update_generator(fake, classes)
+    }
+
+    /// The D update on `real` and the untracked `fake`.
+    fn update_discriminator(
+        &mut self,
+        real: Tensor<R>,
+        fake: Tensor<R>,
+        classes: Tensor<1, Int>,
+    ) -> Tensor<1> {
+        let size = real.dims()[0];
         let (d_real, d_fake) = if self.discriminator.is_per_sample() {
             let scores = self.discriminator.forward(
                 Tensor::cat(vec![real, fake], 0),
@@ -362,11 +383,8 @@ where
         loss
     }
 
-    /// One generator update with the non-saturating loss on the fakes `G(z, classes)`.
-    /// Returns the loss (not read back). The discriminator's parameters are untouched. `z` and
-    /// `classes` must hold the same number of rows.
-    pub fn generator_step(&mut self, z: Tensor<2>, classes: Tensor<1, Int>) -> Tensor<1> {
-        let fake = self.generator.forward(z, classes.clone());
+    /// The G update through `fake`, which must carry G's graph.
+    fn update_generator(&mut self, fake: Tensor<R>, classes: Tensor<1, Int>) -> Tensor<1> {
         // D's parameter gradients would be thrown away; not recording them skips a
         // weight-gradient convolution per layer of D's backward pass.
         let frozen_discriminator = without_gradients(&self.discriminator);
