@@ -9,9 +9,9 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, relu};
+use burn::tensor::activation::relu;
 use clap::Parser;
-use selfcond_gan::model::{DcganConfig, DcganDepth, init};
+use selfcond_gan::model::{DcganConfig, DcganDepth, init, leaky_relu};
 use selfcond_gan::rng::{stream, uniform_tensor};
 
 #[path = "common/alloc.rs"]

@@ -10,7 +10,7 @@ WIDTH=${WIDTH:-64}
 REPEATS=${REPEATS:-7}
 cargo build --release --example layer_profile >/dev/null 2>&1
 for round in $(seq "$ROUNDS"); do
-  ours=$(target/release/examples/layer_profile --width "$WIDTH" --repeats "$REPEATS")
+  ours=$(${CARGO_TARGET_DIR:-target}/release/examples/layer_profile --width "$WIDTH" --repeats "$REPEATS")
   theirs=$("$PYTHON" scripts/pytorch_layer_profile.py --width "$WIDTH" --threads 2 --repeats "$REPEATS")
   "$PYTHON" - "$ours" "$theirs" <<'PY'
 import json, sys

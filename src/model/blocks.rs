@@ -3,6 +3,7 @@
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
+use burn::tensor::activation::relu;
 
 use crate::model::init;
 use crate::rng::{SeededRng, normal_tensor};
@@ -98,6 +99,21 @@ impl Maxout {
     }
 }
 
+/// LeakyReLU: `x` where `x >= 0`, `slope * x` below; the same values and input gradients as
+/// Burn's `leaky_relu` (bit for bit, away from an input of exactly 0, where this gradient is 0).
+///
+/// Burn 0.22.1 differentiates its `leaky_relu` through a comparison mask and a masked select,
+/// which on flex costs 3-7x PyTorch's fused kernel forward + backward. On an autodiff device this
+/// is written as `relu(x) - slope * relu(-x)` instead, whose backward is two ReLU masks: about
+/// 3-5x faster at the DCGAN discriminators' shapes. Elsewhere Burn's single kernel is faster.
+pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
+    if x.device().is_autodiff() {
+        relu(x.clone()) - relu(x.neg()).mul_scalar(slope)
+    } else {
+        burn::tensor::activation::leaky_relu(x, slope)
+    }
+}
+
 /// Selects column `c` of each row of `[B, k]` logits: the "mask" conditioning of the
 /// discriminator, `D(x, c) = D_h(D_f(x))[c]`.
 pub fn mask_logits(logits: Tensor<2>, c: Tensor<1, Int>) -> Tensor<1> {
@@ -147,6 +163,33 @@ mod tests {
                 let max = pieces.iter().copied().fold(f32::MIN, f32::max);
                 assert_eq!(out[row * 4 + unit], max);
             }
+        }
+    }
+
+    #[test]
+    fn leaky_relu_matches_burns_values_and_gradients_exactly() {
+        let autodiff = Device::default().autodiff();
+        for slope in [0.2, 0.1] {
+            // Normal values: none is exactly 0, where the two gradients differ by definition.
+            let x = crate::rng::normal_tensor(&mut seeded(5), 64, 50, &autodiff);
+            let upstream = crate::rng::normal_tensor(&mut seeded(6), 64, 50, &autodiff);
+            let run = |f: &dyn Fn(Tensor<2>) -> Tensor<2>| {
+                let input = x.clone().require_grad();
+                let out = f(input.clone());
+                let grads = (out.clone() * upstream.clone()).sum().backward();
+                let grad = input.grad(&grads).unwrap();
+                (host::floats(out).unwrap(), host::floats(grad).unwrap())
+            };
+            let ours = run(&|x| leaky_relu(x, slope));
+            let burns = run(&|x| burn::tensor::activation::leaky_relu(x, slope));
+            assert_eq!(ours, burns, "slope {slope}");
+            assert!(ours.0.iter().any(|v| *v < 0.0) && ours.0.iter().any(|v| *v > 0.0));
+            // Without autodiff: Burn's kernel, the same values.
+            let plain = x.clone().inner();
+            assert_eq!(
+                host::floats(leaky_relu(plain.clone(), slope)).unwrap(),
+                ours.0
+            );
         }
     }
 

@@ -14,11 +14,11 @@
 use burn::nn::Linear;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, relu, tanh};
+use burn::tensor::activation::{relu, tanh};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::blocks::{LatentEmbeddingConcat, latent_columns};
+use crate::model::blocks::{LatentEmbeddingConcat, latent_columns, leaky_relu};
 use crate::model::conv::conv2d_forward;
 use crate::model::norm::BatchNorm;
 use crate::model::{ConditionalGenerator, Discriminator, LatentAffine, init};

@@ -14,7 +14,7 @@ pub mod toy2d;
 use burn::module::Module;
 use burn::prelude::*;
 
-pub use blocks::{LatentEmbeddingConcat, Maxout, mask_logits};
+pub use blocks::{LatentEmbeddingConcat, Maxout, leaky_relu, mask_logits};
 pub use dcgan::{DcganConfig, DcganDepth, DcganDiscriminator, DcganGenerator};
 pub use norm::BatchNorm;
 pub use toy2d::{Toy2dDiscriminator, Toy2dGenerator, Toy2dModelConfig};
