@@ -1,10 +1,18 @@
-//! Convolutions with a tiny output, computed as patches times weights.
+//! Convolutions that Burn's flex kernels handle slowly, computed from matrix products.
 //!
 //! Burn's generic convolution backward takes the weight gradient as a convolution with batch
-//! and channels swapped. When the output is only a few pixels (the DCGAN discriminator's last
-//! layer maps 4 x 4 to 2 x 2) that costs about 3x PyTorch on flex. Gathering the patches with
-//! strided slices and doing one matrix product, whose backward is two more products, is faster
-//! there; elsewhere Burn's own kernels win, so only tiny outputs take this path.
+//! and channels swapped, and its forward and input gradient go through an im2col matrix with one
+//! row per output pixel and one column per input channel and tap. Two shapes suffer:
+//!
+//! - a tiny output (the DCGAN discriminator's last layer maps 4 x 4 to 2 x 2): about 3x
+//!   PyTorch. Gathering the patches with strided slices and doing one matrix product, whose
+//!   backward is two more products, is faster there;
+//! - few output channels (the DCGAN generator's last layer, 64 -> 3 at 32 x 32): the im2col
+//!   matrix is 48x the size of the output, built forward and again in both gradients. One
+//!   product gives every tap's contribution at every pixel (`c_out` numbers per tap), and the
+//!   output is the sum of those contributions shifted into place.
+//!
+//! Elsewhere Burn's own kernels win, so only these layers take the other paths.
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
@@ -15,17 +23,44 @@ use burn::tensor::s;
 /// Outputs of at most this many pixels per image and channel take the matrix-product form.
 const TINY_OUTPUT_PIXELS: usize = 4;
 
-/// `conv.forward(x)`, through patches times weights when the output is tiny and the layer is
-/// a plain one (one group, no dilation, explicit padding).
+/// Stride-1 layers with at most this many output channels take the shifted-taps form.
+const FEW_OUTPUT_CHANNELS: usize = 4;
+
+/// `conv.forward(x)`, through matrix products when the layer is a plain one (one group, no
+/// dilation, explicit padding) and its output is tiny or has few channels.
 pub(crate) fn conv2d_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [_, _, height, width] = x.dims();
-    match tiny_output(conv, [height, width]) {
-        Some(plan) => conv2d_as_matmul(conv, x, plan),
+    match plan(conv, [height, width]) {
+        Some(Plan::TinyOutput(plan)) => conv2d_as_matmul(conv, x, plan),
+        Some(Plan::FewChannels(plan)) => conv2d_as_shifted_taps(conv, x, plan),
         None => conv.forward(x),
     }
 }
 
-/// Output size and padding of a layer that takes the matrix-product form.
+/// Which matrix-product form a layer takes on a given input size.
+#[derive(Debug, PartialEq)]
+enum Plan {
+    TinyOutput(TinyOutput),
+    FewChannels(TinyOutput),
+}
+
+/// The form for `conv` on `[height, width]` inputs, if any.
+fn plan(conv: &Conv2d, input: [usize; 2]) -> Option<Plan> {
+    let geometry = tiny_output(conv, input).map(Plan::TinyOutput);
+    geometry.or_else(|| few_channels(conv, input).map(Plan::FewChannels))
+}
+
+/// The output size and padding of a stride-1 `conv` with at most [`FEW_OUTPUT_CHANNELS`]
+/// output channels, when it is a plain layer.
+fn few_channels(conv: &Conv2d, input: [usize; 2]) -> Option<TinyOutput> {
+    let c_out = conv.weight.dims()[0];
+    if conv.stride != [1, 1] || c_out > FEW_OUTPUT_CHANNELS {
+        return None;
+    }
+    output_geometry(conv, input)
+}
+
+/// Output size and padding of a layer that takes a matrix-product form.
 #[derive(Debug, PartialEq)]
 struct TinyOutput {
     size: [usize; 2],
@@ -33,9 +68,15 @@ struct TinyOutput {
     padding: [(usize, usize); 2],
 }
 
-/// The plan for `conv` on `[height, width]` inputs, when it applies: a plain layer whose
-/// output has at most [`TINY_OUTPUT_PIXELS`] pixels.
-fn tiny_output(conv: &Conv2d, [height, width]: [usize; 2]) -> Option<TinyOutput> {
+/// The output size and padding of `conv` on `[height, width]` inputs when that output has at
+/// most [`TINY_OUTPUT_PIXELS`] pixels and the layer is a plain one.
+fn tiny_output(conv: &Conv2d, input: [usize; 2]) -> Option<TinyOutput> {
+    output_geometry(conv, input).filter(|plan| plan.size[0] * plan.size[1] <= TINY_OUTPUT_PIXELS)
+}
+
+/// Output size and explicit padding of a plain layer: one group, no dilation, explicit padding,
+/// an input (padded) at least as large as the kernel.
+fn output_geometry(conv: &Conv2d, [height, width]: [usize; 2]) -> Option<TinyOutput> {
     let PaddingConfig2d::Explicit(top, left, bottom, right) = conv.padding else {
         return None;
     };
@@ -48,9 +89,8 @@ fn tiny_output(conv: &Conv2d, [height, width]: [usize; 2]) -> Option<TinyOutput>
     if padded_h < kh || padded_w < kw {
         return None;
     }
-    let size = [(padded_h - kh) / sh + 1, (padded_w - kw) / sw + 1];
-    (size[0] * size[1] <= TINY_OUTPUT_PIXELS).then_some(TinyOutput {
-        size,
+    Some(TinyOutput {
+        size: [(padded_h - kh) / sh + 1, (padded_w - kw) / sw + 1],
         padding: [(top, bottom), (left, right)],
     })
 }
@@ -89,25 +129,73 @@ fn conv2d_as_matmul(conv: &Conv2d, x: Tensor<4>, plan: TinyOutput) -> Tensor<4> 
         .reshape([n, c_out, oh, ow])
 }
 
+/// Stride 1: every input pixel times every tap's weights in one product (`[n * h * w, c]` x
+/// `[c, kh * kw * c_out]`), padded as the input would be; output pixel `(y, x)` then sums tap
+/// `(i, j)`'s contribution at padded position `(y + i, x + j)`.
+fn conv2d_as_shifted_taps(conv: &Conv2d, x: Tensor<4>, plan: TinyOutput) -> Tensor<4> {
+    let [n, c, height, width] = x.dims();
+    let [oh, ow] = plan.size;
+    let weight = conv.weight.val();
+    let [c_out, _, kh, kw] = weight.dims();
+    let pixels = x.permute([0, 2, 3, 1]).reshape([n * height * width, c]);
+    // [c_out, c, kh, kw] -> [c, kh, kw, c_out]: tap (i, j)'s weights are columns t..t + c_out.
+    let per_tap = weight.permute([1, 2, 3, 0]).reshape([c, kh * kw * c_out]);
+    let [rows, cols] = plan.padding;
+    let contributions = pixels
+        .matmul(per_tap)
+        .reshape([n, height, width, kh * kw * c_out])
+        .pad([rows, cols, (0, 0)], PadMode::Constant(0.0));
+    let device = contributions.device();
+    let shifted = (0..kh * kw).map(|tap| {
+        let (i, j, t) = (tap / kw, tap % kw, tap * c_out);
+        contributions
+            .clone()
+            .slice(s![.., i..i + oh, j..j + ow, t..t + c_out])
+    });
+    // An empty kernel sums no taps.
+    let out = shifted
+        .reduce(|sum, tap| sum + tap)
+        .unwrap_or_else(|| Tensor::zeros([n, oh, ow, c_out], &device));
+    let out = out.permute([0, 3, 1, 2]);
+    match &conv.bias {
+        Some(bias) => out + bias.val().reshape([1, c_out, 1, 1]),
+        None => out,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::init;
     use crate::rng::{normal_tensor, seeded};
 
-    fn max_abs_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
-        (a - b).abs().max().into_scalar()
+    /// Equal up to float rounding: 1e-5 relative to the largest expected magnitude (sums over
+    /// many pixels run in a different order than Burn's, and on wgpu in yet another).
+    fn assert_close<const D: usize>(ours: Tensor<D>, expected: Tensor<D>) {
+        let scale: f32 = expected.clone().abs().max().into_scalar();
+        let diff: f32 = (ours - expected).abs().max().into_scalar();
+        assert!(
+            diff <= 1e-5 * scale.max(1.0),
+            "difference {diff} at scale {scale}"
+        );
     }
 
     /// Values and all three gradients (input, weight, bias) match Burn's convolution.
     #[test]
     fn matches_burn_convolution_and_its_gradients() {
         let device = Device::default().autodiff();
-        // (channels in, out, input side, kernel, stride, padding): the DCGAN's last
-        // discriminator layer (4 -> 2), a 3 x 3 same-size layer on 2 x 2, a valid 2 x 2 on 3 x 3.
-        for (cin, cout, side, kernel, stride, padding) in
-            [(5, 7, 4, 4, 2, 1), (3, 4, 2, 3, 1, 1), (2, 3, 3, 2, 1, 0)]
-        {
+        // (channels in, out, input side, kernel, stride, padding, tiny output?): the DCGAN's
+        // last discriminator layer (4 -> 2), a 3 x 3 same-size layer on 2 x 2, a valid 2 x 2 on
+        // 3 x 3; then few output channels: the DCGAN generator's output layer (at a smaller
+        // width), a valid 2 x 2 and a 5 x 5 whose padding exceeds the input.
+        for (cin, cout, side, kernel, stride, padding, tiny) in [
+            (5, 7, 4, 4, 2, 1, true),
+            (3, 4, 2, 3, 1, 1, true),
+            (2, 3, 3, 2, 1, 0, true),
+            (6, 3, 8, 3, 1, 1, false),
+            (4, 2, 5, 2, 1, 0, false),
+            (3, 1, 3, 5, 1, 3, false),
+        ] {
             let conv = init::conv2d(
                 &mut seeded(1),
                 [cin, cout],
@@ -119,10 +207,12 @@ mod tests {
             let x = normal_tensor(&mut seeded(2), 3, cin * side * side, &device)
                 .reshape([3, cin, side, side])
                 .require_grad();
-            assert!(
-                tiny_output(&conv, [side, side]).is_some(),
-                "the case must take the matmul path"
-            );
+            let expected_plan = match plan(&conv, [side, side]) {
+                Some(Plan::TinyOutput(_)) => true,
+                Some(Plan::FewChannels(_)) => false,
+                None => panic!("the case must take a matrix-product path"),
+            };
+            assert_eq!(expected_plan, tiny, "plan of {cin} -> {cout} on {side}");
             let expected = conv.forward(x.clone());
             let [_, _, oh, ow] = expected.dims();
             let ours = conv2d_forward(&conv, x.clone());
@@ -132,14 +222,14 @@ mod tests {
                 .reshape([3, cout, oh, ow]);
             let grads_expected = (expected.clone() * upstream.clone()).sum().backward();
             let grads_ours = (ours.clone() * upstream).sum().backward();
-            assert!(max_abs_diff(ours.inner(), expected.inner()) < 1e-5);
+            assert_close(ours.inner(), expected.inner());
             let gx = |g| x.grad(g).unwrap();
-            assert!(max_abs_diff(gx(&grads_ours), gx(&grads_expected)) < 1e-5);
+            assert_close(gx(&grads_ours), gx(&grads_expected));
             let gw = |g| conv.weight.grad(g).unwrap();
-            assert!(max_abs_diff(gw(&grads_ours), gw(&grads_expected)) < 1e-5);
+            assert_close(gw(&grads_ours), gw(&grads_expected));
             let bias = conv.bias.as_ref().unwrap();
             let gb = |g| bias.grad(g).unwrap();
-            assert!(max_abs_diff(gb(&grads_ours), gb(&grads_expected)) < 1e-5);
+            assert_close(gb(&grads_ours), gb(&grads_expected));
         }
     }
 
@@ -148,10 +238,21 @@ mod tests {
         let device = Device::default();
         let conv = init::conv2d(&mut seeded(1), [2, 3], 4, 2, 1, &device);
         assert_eq!(
-            tiny_output(&conv, [8, 8]),
+            plan(&conv, [8, 8]),
             None,
-            "4 x 4 outputs keep Burn's kernels"
+            "4 x 4 outputs of a strided layer keep Burn's kernels, however few their channels"
         );
+        let wide = init::conv2d(
+            &mut seeded(1),
+            [2, FEW_OUTPUT_CHANNELS + 1],
+            3,
+            1,
+            1,
+            &device,
+        );
+        assert_eq!(plan(&wide, [8, 8]), None, "more output channels");
+        let narrow = init::conv2d(&mut seeded(1), [2, FEW_OUTPUT_CHANNELS], 3, 1, 1, &device);
+        assert!(matches!(plan(&narrow, [8, 8]), Some(Plan::FewChannels(_))));
         let expected = TinyOutput {
             size: [2, 2],
             padding: [(1, 1), (1, 1)],

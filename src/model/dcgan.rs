@@ -190,7 +190,7 @@ impl ConditionalGenerator<4> for DcganGenerator {
         for (conv, norm) in self.upsample.iter().zip(&self.norms) {
             x = relu(norm.forward(conv.forward(x)));
         }
-        tanh(self.output.forward(x))
+        tanh(conv2d_forward(&self.output, x))
     }
 }
 
