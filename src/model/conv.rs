@@ -40,19 +40,20 @@ pub(crate) fn conv2d_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 /// Which matrix-product form a layer takes on a given input size.
 #[derive(Debug, PartialEq)]
 enum Plan {
-    TinyOutput(TinyOutput),
-    FewChannels(TinyOutput),
+    TinyOutput(Geometry),
+    FewChannels(Geometry),
 }
 
 /// The form for `conv` on `[height, width]` inputs, if any.
 fn plan(conv: &Conv2d, input: [usize; 2]) -> Option<Plan> {
-    let geometry = tiny_output(conv, input).map(Plan::TinyOutput);
-    geometry.or_else(|| few_channels(conv, input).map(Plan::FewChannels))
+    tiny_output(conv, input)
+        .map(Plan::TinyOutput)
+        .or_else(|| few_channels(conv, input).map(Plan::FewChannels))
 }
 
 /// The output size and padding of a stride-1 `conv` with at most [`FEW_OUTPUT_CHANNELS`]
 /// output channels, when it is a plain layer.
-fn few_channels(conv: &Conv2d, input: [usize; 2]) -> Option<TinyOutput> {
+fn few_channels(conv: &Conv2d, input: [usize; 2]) -> Option<Geometry> {
     let c_out = conv.weight.dims()[0];
     if conv.stride != [1, 1] || c_out > FEW_OUTPUT_CHANNELS {
         return None;
@@ -62,7 +63,7 @@ fn few_channels(conv: &Conv2d, input: [usize; 2]) -> Option<TinyOutput> {
 
 /// Output size and padding of a layer that takes a matrix-product form.
 #[derive(Debug, PartialEq)]
-struct TinyOutput {
+struct Geometry {
     size: [usize; 2],
     /// `[(top, bottom), (left, right)]`.
     padding: [(usize, usize); 2],
@@ -70,13 +71,13 @@ struct TinyOutput {
 
 /// The output size and padding of `conv` on `[height, width]` inputs when that output has at
 /// most [`TINY_OUTPUT_PIXELS`] pixels and the layer is a plain one.
-fn tiny_output(conv: &Conv2d, input: [usize; 2]) -> Option<TinyOutput> {
+fn tiny_output(conv: &Conv2d, input: [usize; 2]) -> Option<Geometry> {
     output_geometry(conv, input).filter(|plan| plan.size[0] * plan.size[1] <= TINY_OUTPUT_PIXELS)
 }
 
 /// Output size and explicit padding of a plain layer: one group, no dilation, explicit padding,
 /// an input (padded) at least as large as the kernel.
-fn output_geometry(conv: &Conv2d, [height, width]: [usize; 2]) -> Option<TinyOutput> {
+fn output_geometry(conv: &Conv2d, [height, width]: [usize; 2]) -> Option<Geometry> {
     let PaddingConfig2d::Explicit(top, left, bottom, right) = conv.padding else {
         return None;
     };
@@ -89,7 +90,7 @@ fn output_geometry(conv: &Conv2d, [height, width]: [usize; 2]) -> Option<TinyOut
     if padded_h < kh || padded_w < kw {
         return None;
     }
-    Some(TinyOutput {
+    Some(Geometry {
         size: [(padded_h - kh) / sh + 1, (padded_w - kw) / sw + 1],
         padding: [(top, bottom), (left, right)],
     })
@@ -97,7 +98,7 @@ fn output_geometry(conv: &Conv2d, [height, width]: [usize; 2]) -> Option<TinyOut
 
 /// One row per output pixel (`[n * oh * ow, c * kh * kw]`, built from `kh * kw` strided slices
 /// of the padded input) times the weights (`[c * kh * kw, c_out]`), plus the bias.
-fn conv2d_as_matmul(conv: &Conv2d, x: Tensor<4>, plan: TinyOutput) -> Tensor<4> {
+fn conv2d_as_matmul(conv: &Conv2d, x: Tensor<4>, plan: Geometry) -> Tensor<4> {
     let [n, c, _, _] = x.dims();
     let [oh, ow] = plan.size;
     let [kh, kw] = conv.kernel_size;
@@ -132,7 +133,7 @@ fn conv2d_as_matmul(conv: &Conv2d, x: Tensor<4>, plan: TinyOutput) -> Tensor<4> 
 /// Stride 1: every input pixel times every tap's weights in one product (`[n * h * w, c]` x
 /// `[c, kh * kw * c_out]`), padded as the input would be; output pixel `(y, x)` then sums tap
 /// `(i, j)`'s contribution at padded position `(y + i, x + j)`.
-fn conv2d_as_shifted_taps(conv: &Conv2d, x: Tensor<4>, plan: TinyOutput) -> Tensor<4> {
+fn conv2d_as_shifted_taps(conv: &Conv2d, x: Tensor<4>, plan: Geometry) -> Tensor<4> {
     let [n, c, height, width] = x.dims();
     let [oh, ow] = plan.size;
     let weight = conv.weight.val();
@@ -253,7 +254,7 @@ mod tests {
         assert_eq!(plan(&wide, [8, 8]), None, "more output channels");
         let narrow = init::conv2d(&mut seeded(1), [2, FEW_OUTPUT_CHANNELS], 3, 1, 1, &device);
         assert!(matches!(plan(&narrow, [8, 8]), Some(Plan::FewChannels(_))));
-        let expected = TinyOutput {
+        let expected = Geometry {
             size: [2, 2],
             padding: [(1, 1), (1, 1)],
         };
