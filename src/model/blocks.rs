@@ -102,10 +102,10 @@ impl Maxout {
 /// LeakyReLU: `x` where `x >= 0`, `slope * x` below; the same values and input gradients as
 /// Burn's `leaky_relu` (bit for bit, away from an input of exactly 0, where this gradient is 0).
 ///
-/// Burn 0.22.1 differentiates its `leaky_relu` through a comparison mask and a masked select,
-/// which on flex costs 3-7x PyTorch's fused kernel forward + backward. On an autodiff device this
-/// is written as `relu(x) - slope * relu(-x)` instead, whose backward is two ReLU masks: about
-/// 3-5x faster at the DCGAN discriminators' shapes. Elsewhere Burn's single kernel is faster.
+/// Burn 0.22.1 differentiates its `leaky_relu` through a comparison mask and a masked select.
+/// On an autodiff device this is written as `relu(x) - slope * relu(-x)` instead, whose backward
+/// is two ReLU masks: forward + backward 3-5x faster at the DCGAN discriminators' shapes on flex
+/// (README, "Images"). Without autodiff Burn's single kernel is faster, and is used.
 pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
     if x.device().is_autodiff() {
         relu(x.clone()) - relu(x.neg()).mul_scalar(slope)
