@@ -186,10 +186,7 @@ mod tests {
             assert!(ours.0.iter().any(|v| *v < 0.0) && ours.0.iter().any(|v| *v > 0.0));
             // Without autodiff: Burn's kernel, the same values.
             let plain = x.clone().inner();
-            assert_eq!(
-                host::floats(leaky_relu(plain.clone(), slope)).unwrap(),
-                ours.0
-            );
+            assert_eq!(host::floats(leaky_relu(plain, slope)).unwrap(), ours.0);
         }
     }
 

@@ -139,7 +139,7 @@ fn conv2d_as_shifted_taps(conv: &Conv2d, x: Tensor<4>, plan: Geometry) -> Tensor
     let weight = conv.weight.val();
     let [c_out, _, kh, kw] = weight.dims();
     let pixels = x.permute([0, 2, 3, 1]).reshape([n * height * width, c]);
-    // [c_out, c, kh, kw] -> [c, kh, kw, c_out]: tap (i, j)'s weights are columns t..t + c_out.
+    // [c_out, c, kh, kw] -> [c, kh, kw, c_out]: tap (i, j) owns c_out columns from (i * kw + j) * c_out.
     let per_tap = weight.permute([1, 2, 3, 0]).reshape([c, kh * kw * c_out]);
     let [rows, cols] = plan.padding;
     let contributions = pixels
@@ -188,7 +188,7 @@ mod tests {
         // (channels in, out, input side, kernel, stride, padding, tiny output?): the DCGAN's
         // last discriminator layer (4 -> 2), a 3 x 3 same-size layer on 2 x 2, a valid 2 x 2 on
         // 3 x 3; then few output channels: the DCGAN generator's output layer (at a smaller
-        // width), a valid 2 x 2 and a 5 x 5 whose padding exceeds the input.
+        // width), a valid 2 x 2, and a 5 x 5 padded by 3 on a 3 x 3 input (output larger than input).
         for (cin, cout, side, kernel, stride, padding, tiny) in [
             (5, 7, 4, 4, 2, 1, true),
             (3, 4, 2, 3, 1, 1, true),
@@ -208,12 +208,12 @@ mod tests {
             let x = normal_tensor(&mut seeded(2), 3, cin * side * side, &device)
                 .reshape([3, cin, side, side])
                 .require_grad();
-            let expected_plan = match plan(&conv, [side, side]) {
+            let takes_tiny_path = match plan(&conv, [side, side]) {
                 Some(Plan::TinyOutput(_)) => true,
                 Some(Plan::FewChannels(_)) => false,
                 None => panic!("the case must take a matrix-product path"),
             };
-            assert_eq!(expected_plan, tiny, "plan of {cin} -> {cout} on {side}");
+            assert_eq!(takes_tiny_path, tiny, "plan of {cin} -> {cout} on {side}");
             let expected = conv.forward(x.clone());
             let [_, _, oh, ow] = expected.dims();
             let ours = conv2d_forward(&conv, x.clone());
