@@ -8,7 +8,7 @@
 //!   PyTorch. Gathering the patches with strided slices and doing one matrix product, whose
 //!   backward is two more products, is faster there;
 //! - few output channels (the DCGAN generator's last layer, 64 -> 3 at 32 x 32): the im2col
-//!   matrix is 48x the size of the output, built forward and again in both gradients. One
+//!   matrix is 192x the size of the output, built forward and again in both gradients. One
 //!   product gives every tap's contribution at every pixel (`c_out` numbers per tap), and the
 //!   output is the sum of those contributions shifted into place.
 //!
