@@ -26,6 +26,14 @@ const TINY_OUTPUT_PIXELS: usize = 4;
 /// Stride-1 layers with at most this many output channels take the shifted-taps form.
 const FEW_OUTPUT_CHANNELS: usize = 4;
 
+/// Strided layers with at most this many input channels take the wide weight gradient (flex).
+#[cfg(feature = "flex")]
+const FEW_INPUT_CHANNELS: usize = 4;
+
+/// Strided layers with at most this many output pixels take the wide weight gradient (flex).
+#[cfg(feature = "flex")]
+const SMALL_OUTPUT_PIXELS: usize = 16;
+
 /// `conv.forward(x)`, through matrix products when the layer is a plain one (one group, no
 /// dilation, explicit padding) and its output is tiny or has few channels.
 pub(crate) fn conv2d_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
@@ -33,6 +41,13 @@ pub(crate) fn conv2d_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     match plan(conv, [height, width]) {
         Some(Plan::TinyOutput(plan)) => conv2d_as_matmul(conv, x, plan),
         Some(Plan::FewChannels(plan)) => conv2d_as_shifted_taps(conv, x, plan),
+        #[cfg(feature = "flex")]
+        Some(Plan::WideWeightGradient { stride, padding }) => match &conv.bias {
+            Some(bias) => {
+                super::flex_conv::conv2d(x, conv.weight.val(), bias.val(), stride, padding)
+            }
+            None => conv.forward(x),
+        },
         None => conv.forward(x),
     }
 }
@@ -42,13 +57,49 @@ pub(crate) fn conv2d_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 enum Plan {
     TinyOutput(Geometry),
     FewChannels(Geometry),
+    /// Burn's forward pass and input gradient, the weight gradient as one wide product (flex).
+    #[cfg(feature = "flex")]
+    WideWeightGradient {
+        stride: usize,
+        padding: usize,
+    },
 }
 
 /// The form for `conv` on `[height, width]` inputs, if any.
 fn plan(conv: &Conv2d, input: [usize; 2]) -> Option<Plan> {
-    tiny_output(conv, input)
+    let plan = tiny_output(conv, input)
         .map(Plan::TinyOutput)
-        .or_else(|| few_channels(conv, input).map(Plan::FewChannels))
+        .or_else(|| few_channels(conv, input).map(Plan::FewChannels));
+    #[cfg(feature = "flex")]
+    let plan = plan.or_else(|| wide_weight_gradient(conv, input));
+    plan
+}
+
+/// Layers where one product over the batch beats flex's weight gradient (README, "Images"):
+/// stride 1, at most [`FEW_INPUT_CHANNELS`] input channels, or at most
+/// [`SMALL_OUTPUT_PIXELS`] output pixels; on a flex device that records gradients, for a
+/// plain square layer with bias and the same padding on every side.
+#[cfg(feature = "flex")]
+fn wide_weight_gradient(conv: &Conv2d, input: [usize; 2]) -> Option<Plan> {
+    let device = conv.weight.device();
+    if !device.is_autodiff() || !super::flex_conv::is_flex(&device) || conv.bias.is_none() {
+        return None;
+    }
+    let geometry = output_geometry(conv, input)?;
+    let [(top, bottom), (left, right)] = geometry.padding;
+    let [stride, stride_w] = conv.stride;
+    let square = conv.kernel_size[0] == conv.kernel_size[1] && stride == stride_w;
+    if !square || [bottom, left, right].iter().any(|&side| side != top) {
+        return None;
+    }
+    let c_in = conv.weight.dims()[1];
+    let pixels = geometry.size[0] * geometry.size[1];
+    (stride == 1 || c_in <= FEW_INPUT_CHANNELS || pixels <= SMALL_OUTPUT_PIXELS).then_some(
+        Plan::WideWeightGradient {
+            stride,
+            padding: top,
+        },
+    )
 }
 
 /// The output size and padding of a stride-1 `conv` with at most [`FEW_OUTPUT_CHANNELS`]
@@ -211,7 +262,7 @@ mod tests {
             let takes_tiny_path = match plan(&conv, [side, side]) {
                 Some(Plan::TinyOutput(_)) => true,
                 Some(Plan::FewChannels(_)) => false,
-                None => panic!("the case must take a matrix-product path"),
+                _ => panic!("the case must take a matrix-product path"),
             };
             assert_eq!(takes_tiny_path, tiny, "plan of {cin} -> {cout} on {side}");
             let expected = conv.forward(x.clone());
@@ -232,6 +283,63 @@ mod tests {
             let gb = |g| bias.grad(g).unwrap();
             assert_close(gb(&grads_ours), gb(&grads_expected));
         }
+    }
+
+    /// On flex, stride-1 layers, few input channels and small outputs take the wide weight
+    /// gradient; values and all three gradients match Burn's convolution.
+    #[cfg(feature = "flex")]
+    #[test]
+    fn wide_weight_gradient_matches_burn_on_flex() {
+        let device = Device::default().autodiff();
+        if !crate::model::flex_conv::is_flex(&device) {
+            return; // a flex-only path; other backends keep Burn's kernels
+        }
+        // (channels in, out, input side, kernel, stride, padding, wide?)
+        for (cin, cout, side, kernel, stride, padding, wide) in [
+            (6, 5, 7, 3, 1, 1, true), // stride 1 (the deep discriminator's 3 x 3 layers)
+            (3, 8, 9, 4, 2, 1, true), // 3 input channels (the first layers)
+            (6, 5, 8, 4, 2, 1, true), // 4 x 4 outputs
+            (6, 5, 16, 4, 2, 1, false), // 8 x 8 outputs of a strided layer: Burn's kernels
+        ] {
+            let conv = init::conv2d(
+                &mut seeded(4),
+                [cin, cout],
+                kernel,
+                stride,
+                padding,
+                &device,
+            );
+            let takes_wide = matches!(
+                plan(&conv, [side, side]),
+                Some(Plan::WideWeightGradient { .. })
+            );
+            assert_eq!(takes_wide, wide, "plan of {cin} -> {cout} on {side}");
+            let x = normal_tensor(&mut seeded(5), 2, cin * side * side, &device)
+                .reshape([2, cin, side, side])
+                .require_grad();
+            let expected = conv.forward(x.clone());
+            let ours = conv2d_forward(&conv, x.clone());
+            let [_, _, oh, ow] = expected.dims();
+            let upstream = normal_tensor(&mut seeded(6), 2, cout * oh * ow, &device)
+                .reshape([2, cout, oh, ow]);
+            let grads_expected = (expected.clone() * upstream.clone()).sum().backward();
+            let grads_ours = (ours.clone() * upstream).sum().backward();
+            assert_close(ours.inner(), expected.inner());
+            assert_close(
+                x.grad(&grads_ours).unwrap(),
+                x.grad(&grads_expected).unwrap(),
+            );
+            let gw = |g| conv.weight.grad(g).unwrap();
+            assert_close(gw(&grads_ours), gw(&grads_expected));
+            let bias = conv.bias.as_ref().unwrap();
+            assert_close(
+                bias.grad(&grads_ours).unwrap(),
+                bias.grad(&grads_expected).unwrap(),
+            );
+        }
+        // Without autodiff there is no weight gradient to speed up.
+        let plain = init::conv2d(&mut seeded(4), [3, 8], 3, 1, 1, &device.inner());
+        assert_eq!(plan(&plain, [8, 8]), None);
     }
 
     #[test]

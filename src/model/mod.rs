@@ -7,6 +7,8 @@
 pub mod blocks;
 mod conv;
 pub mod dcgan;
+#[cfg(feature = "flex")]
+mod flex_conv;
 pub mod init;
 pub mod norm;
 pub mod toy2d;
