@@ -10,7 +10,7 @@ cargo build --release --example kmeans_speed >/dev/null 2>&1
 data=$(mktemp --suffix .npy)
 trap 'rm -f "$data"' EXIT
 for round in $(seq "$ROUNDS"); do
-  ours=$(target/release/examples/kmeans_speed --n "$N" --d "$D" --k "$K" --restarts "$RESTARTS" --repeats 1 --save-data "$data")
+  ours=$("${CARGO_TARGET_DIR:-target}"/release/examples/kmeans_speed --n "$N" --d "$D" --k "$K" --restarts "$RESTARTS" --repeats 1 --save-data "$data")
   theirs=$("$PYTHON" scripts/sklearn_kmeans.py --data "$data" --k "$K" --n-init "$RESTARTS" --repeats 1)
   echo "round $round: ours $ours"
   echo "round $round: sklearn $theirs"
