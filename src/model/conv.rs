@@ -78,11 +78,16 @@ fn plan(conv: &Conv2d, input: [usize; 2]) -> Option<Plan> {
 /// Layers where one product over the batch beats flex's weight gradient (README, "Images"):
 /// stride 1, at most [`FEW_INPUT_CHANNELS`] input channels, or at most
 /// [`SMALL_OUTPUT_PIXELS`] output pixels; on a flex device that records gradients, for a
-/// plain square layer with bias and the same padding on every side.
+/// plain square f32 layer with bias and the same padding on every side.
 #[cfg(feature = "flex")]
 fn wide_weight_gradient(conv: &Conv2d, input: [usize; 2]) -> Option<Plan> {
     let device = conv.weight.device();
-    if !device.is_autodiff() || !super::flex_conv::is_flex(&device) || conv.bias.is_none() {
+    // Only a recorded weight gradient gains; the patch matrix is built in f32.
+    let eligible = device.is_autodiff()
+        && super::flex_conv::is_flex(&device)
+        && conv.bias.is_some()
+        && conv.weight.dtype() == burn::tensor::DType::F32;
+    if !eligible {
         return None;
     }
     let geometry = output_geometry(conv, input)?;
