@@ -8,6 +8,7 @@ pub mod classifier;
 pub mod image_run;
 pub mod plot;
 pub mod progress;
+pub mod threads;
 pub mod toy2d_run;
 
 use std::process::ExitCode;

@@ -142,6 +142,7 @@ pub fn run(
     args: Toy2dArgs,
 ) -> Result<(), Box<dyn std::error::Error>> {
     super::alloc::keep_freed_memory();
+    super::threads::one_thread_unless_configured();
     let device = Device::default().autodiff();
     let (checkpoint, state) = match &args.resume {
         Some(dir) => {
