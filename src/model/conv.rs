@@ -319,6 +319,9 @@ mod tests {
                 Some(Plan::WideWeightGradient { .. })
             );
             assert_eq!(takes_wide, wide, "plan of {cin} -> {cout} on {side}");
+            if !wide {
+                continue; // Burn's own convolution: nothing to compare
+            }
             let x = normal_tensor(&mut seeded(5), 2, cin * side * side, &device)
                 .reshape([2, cin, side, side])
                 .require_grad();
