@@ -1,9 +1,10 @@
 //! A convolution whose weight gradient is one wide matrix product, for Burn's flex backend.
 //!
 //! Burn takes a convolution's weight gradient as another convolution, with batch and channels
-//! swapped, which flex runs as one small matrix product per image. Where the patch matrix is
-//! small next to that work (stride 1, few input channels, small outputs) one product over the
-//! whole batch is faster: `dW [c_out, c*kh*kw] = dY [c_out, n*oh*ow] x patches [n*oh*ow,
+//! swapped and the upstream gradient as its kernel. Flex runs that as one matrix product per
+//! input channel and output tile, and packs the whole upstream gradient again for each. Where
+//! the patch matrix is small next to that work (stride 1, few input channels, small outputs)
+//! one product over the whole batch is faster: `dW [c_out, c*kh*kw] = dY [c_out, n*oh*ow] x patches [n*oh*ow,
 //! c*kh*kw]`, with the patches built in one pass over the input. The forward pass and the input
 //! gradient stay Burn's kernels.
 //!
