@@ -61,6 +61,8 @@ pub mod cluster;
 pub mod control;
 pub mod data;
 pub mod error;
+#[cfg(feature = "flex")]
+mod fused_adam;
 pub mod host;
 pub mod metrics;
 pub mod model;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use burn::module::{ModuleVisitor, Param};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
 use serde::{Deserialize, Serialize};
@@ -106,8 +106,16 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// Burn's Adam; on flex in one pass per tensor (`fused_adam`), with the same results.
     pub(crate) fn adam(&self) -> ModuleOptimizer {
-        AdamConfig::new()
+        #[cfg(feature = "flex")]
+        return crate::fused_adam::FusedAdam::module_optimizer(
+            self.beta1,
+            self.beta2,
+            self.epsilon,
+        );
+        #[cfg(not(feature = "flex"))]
+        burn::optim::AdamConfig::new()
             .with_beta_1(self.beta1)
             .with_beta_2(self.beta2)
             .with_epsilon(self.epsilon)

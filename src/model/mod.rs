@@ -9,6 +9,8 @@ mod conv;
 pub mod dcgan;
 #[cfg(feature = "flex")]
 mod flex_conv;
+#[cfg(feature = "flex")]
+pub(crate) use flex_conv::is_flex;
 pub mod init;
 pub mod norm;
 pub mod toy2d;
