@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::host;
-use crate::model::{ConditionalGenerator, Discriminator};
+use crate::model::{ConditionalGenerator, Discriminator, device_of};
 use crate::rng::{SeededRng, int_tensor, normal_tensor, seeded};
 use crate::selfcond::{ReclusterReport, SelfCondConfig, SelfConditioner};
 
@@ -106,15 +106,18 @@ impl TrainConfig {
         Ok(())
     }
 
-    /// Burn's Adam; on flex in one pass per tensor (`fused_adam`), with the same results.
-    pub(crate) fn adam(&self) -> ModuleOptimizer {
+    /// Burn's Adam for models on `device`; on flex in one pass per tensor (`fused_adam`), with
+    /// the same results.
+    pub(crate) fn adam(&self, device: &Device) -> ModuleOptimizer {
         #[cfg(feature = "flex")]
-        return crate::fused_adam::FusedAdam::module_optimizer(
-            self.beta1,
-            self.beta2,
-            self.epsilon,
-        );
-        #[cfg(not(feature = "flex"))]
+        if crate::model::is_flex(device) {
+            return crate::fused_adam::FusedAdam::module_optimizer(
+                self.beta1,
+                self.beta2,
+                self.epsilon,
+            );
+        }
+        let _ = device; // only flex has a fused path
         burn::optim::AdamConfig::new()
             .with_beta_1(self.beta1)
             .with_beta_2(self.beta2)
@@ -221,12 +224,16 @@ where
             }
             _ => (None, None),
         };
+        let (optim_g, optim_d) = (
+            config.adam(&device_of(&generator)),
+            config.adam(&device_of(&discriminator)),
+        );
         Ok((
             Self {
                 generator,
                 discriminator,
-                optim_g: config.adam(),
-                optim_d: config.adam(),
+                optim_g,
+                optim_d,
                 conditioner,
                 config,
                 rng,

@@ -467,8 +467,9 @@ where
         let template = discriminator.valid();
         let generator = checkpoint.load_module(generator, GENERATOR)?;
         let discriminator = checkpoint.load_module(discriminator, DISCRIMINATOR)?;
-        let optim_g = load_optimiser(checkpoint, &config, OPTIM_GENERATOR)?;
-        let optim_d = load_optimiser(checkpoint, &config, OPTIM_DISCRIMINATOR)?;
+        let device = crate::model::device_of(&generator);
+        let optim_g = load_optimiser(checkpoint, &config, OPTIM_GENERATOR, &device)?;
+        let optim_d = load_optimiser(checkpoint, &config, OPTIM_DISCRIMINATOR, &device)?;
 
         let conditioner = match (config.labels, &manifest.conditioner) {
             (LabelMode::SelfConditioned, Some(state)) => {
@@ -545,10 +546,11 @@ fn load_optimiser(
     checkpoint: &Checkpoint,
     config: &TrainConfig,
     name: &str,
+    device: &Device,
 ) -> Result<burn::optim::ModuleOptimizer> {
     let bytes = Bytes::from_bytes_vec(checkpoint.file(name)?.to_vec());
     config
-        .adam()
+        .adam(device)
         .from_bytes(bytes)
         .map_err(|e| Error::CorruptCheckpoint {
             path: checkpoint.path.clone(),
