@@ -73,37 +73,44 @@ fn discriminator_step_leaves_generator_bit_identical_and_vice_versa() {
 /// out bit-identical.
 #[test]
 fn step_feeds_one_draw_of_latents_to_both_updates() {
-    let (mut stepped, mut data_s) = trainer(LabelMode::Unconditional, 1, 4);
-    let (mut shared, mut data_1) = trainer(LabelMode::Unconditional, 1, 4);
-    let (mut separate, mut data_2) = trainer(LabelMode::Unconditional, 1, 4);
-    for _ in 0..2 {
-        stepped.step(data_s.next_batch(&device()).unwrap()).unwrap();
-
-        let batch = data_1.next_batch(&device()).unwrap();
-        let classes = shared.classes_for(&batch).unwrap();
-        let z = shared.sample_latents(batch.samples.dims()[0], &device());
-        shared.discriminator_step(batch.samples, z.clone(), classes.clone());
-        shared.generator_step(z, classes);
-
-        let batch = data_2.next_batch(&device()).unwrap();
-        let classes = separate.classes_for(&batch).unwrap();
-        let n = batch.samples.dims()[0];
-        let z = separate.sample_latents(n, &device());
-        separate.discriminator_step(batch.samples, z, classes.clone());
-        let z = separate.sample_latents(n, &device());
-        separate.generator_step(z, classes);
-    }
+    let (stepped, shared, separate) = three_ways();
     // Trainable parameters only: BatchNorm's running statistics are updated once per forward
     // pass, so the hand-made pair (two passes of G) moves them twice.
     let g = trainable_values(stepped.generator());
-    assert_eq!(g, trainable_values(shared.generator()));
-    assert_ne!(g, trainable_values(separate.generator()));
+    let g_separate = trainable_values(separate.generator());
+    assert_ne!(g, g_separate);
+    assert_same_run(&g, &trainable_values(shared.generator()), &g_separate);
     let d = trainable_values(stepped.discriminator());
-    assert_eq!(d, trainable_values(shared.discriminator()));
+    let d_separate = trainable_values(separate.discriminator());
+    assert_same_run(&d, &trainable_values(shared.discriminator()), &d_separate);
     assert_ne!(
         parameter_values(stepped.generator()).unwrap(),
         parameter_values(shared.generator()).unwrap(),
         "one pass of G updates the running statistics once, two passes twice"
+    );
+}
+
+/// The same run as `expected`: bit for bit on flex. On wgpu a forward pass with a graph and
+/// one without may run different (autotuned) kernels, so there the same arithmetic agrees up to
+/// rounding, which Adam's normalised steps can spread to a few parameters: `ours` must then lie
+/// at least ten times closer to `expected` than to `other`, a run on separate latents.
+fn assert_same_run(ours: &[f32], expected: &[f32], other: &[f32]) {
+    if format!("{:?}", device()).contains("Flex") {
+        assert_eq!(ours, expected);
+        return;
+    }
+    let distance = |to: &[f32]| -> f32 {
+        assert_eq!(ours.len(), to.len());
+        ours.iter()
+            .zip(to)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f32>()
+            .sqrt()
+    };
+    let (same, separate) = (distance(expected), distance(other));
+    assert!(
+        10.0 * same <= separate,
+        "distance {same} to the same run, {separate} to a separate one"
     );
 }
 
@@ -374,4 +381,30 @@ fn trainable_tensors<M: Module>(module: &M) -> usize {
     let mut count = Count(0);
     module.visit(&mut count);
     count.0
+}
+
+/// Two iterations three ways: `step`, a D step and a G step by hand on one draw of latents,
+/// and the same on separate draws.
+fn three_ways() -> (Toy, Toy, Toy) {
+    let (mut stepped, mut data_s) = trainer(LabelMode::Unconditional, 1, 4);
+    let (mut shared, mut data_1) = trainer(LabelMode::Unconditional, 1, 4);
+    let (mut separate, mut data_2) = trainer(LabelMode::Unconditional, 1, 4);
+    for _ in 0..2 {
+        stepped.step(data_s.next_batch(&device()).unwrap()).unwrap();
+
+        let batch = data_1.next_batch(&device()).unwrap();
+        let classes = shared.classes_for(&batch).unwrap();
+        let z = shared.sample_latents(batch.samples.dims()[0], &device());
+        shared.discriminator_step(batch.samples, z.clone(), classes.clone());
+        shared.generator_step(z, classes);
+
+        let batch = data_2.next_batch(&device()).unwrap();
+        let classes = separate.classes_for(&batch).unwrap();
+        let n = batch.samples.dims()[0];
+        let z = separate.sample_latents(n, &device());
+        separate.discriminator_step(batch.samples, z, classes.clone());
+        let z = separate.sample_latents(n, &device());
+        separate.generator_step(z, classes);
+    }
+    (stepped, shared, separate)
 }
