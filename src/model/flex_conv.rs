@@ -95,7 +95,8 @@ impl Backward<Flex, 3> for WideConvBackward {
         let grad = grads.consume::<Flex>(&ops.node);
         let (x, weight, stride, padding) = ops.state;
         if let Some(node) = node_bias {
-            // Sum over batch and pixels: [n, c_out, p] -> [c_out].
+            // Sum over pixels, then batch: [n, c_out, p] -> [c_out]. Burn's bias gradient
+            // first swaps batch and channels, a copy of the whole gradient.
             let [n, c_out, oh, ow] = grad.layout().shape().dims::<4>();
             let per_channel = Flex::float_sum_dim(
                 Flex::float_sum_dim(grad.reshape(Shape::new([n, c_out, oh * ow])), 2),
