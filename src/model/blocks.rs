@@ -91,8 +91,13 @@ impl Maxout {
     /// `[B, d_input] -> [B, units]`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let batch = x.dims()[0];
-        self.linear
-            .forward(x)
+        let pieces = self.linear.forward(x);
+        #[cfg(feature = "flex")]
+        if crate::model::is_flex(&pieces.device()) && pieces.dtype() == burn::tensor::DType::F32 {
+            // The same values and gradients without Burn's scatter in the backward pass.
+            return super::flex_maxout::max_over_pieces(pieces, self.pieces);
+        }
+        pieces
             .reshape([batch, self.units, self.pieces])
             .max_dim(2)
             .reshape([batch, self.units])

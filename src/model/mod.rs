@@ -10,6 +10,8 @@ pub mod dcgan;
 #[cfg(feature = "flex")]
 mod flex_conv;
 #[cfg(feature = "flex")]
+mod flex_maxout;
+#[cfg(feature = "flex")]
 pub(crate) use flex_conv::is_flex;
 pub mod init;
 pub mod norm;
