@@ -15,7 +15,7 @@
 //! Elsewhere Burn's own kernels win, so only these layers take the other paths.
 
 use burn::nn::PaddingConfig2d;
-use burn::nn::conv::Conv2d;
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 use burn::tensor::ops::PadMode;
 use burn::tensor::s;
@@ -50,6 +50,51 @@ pub(crate) fn conv2d_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         },
         None => conv.forward(x),
     }
+}
+
+/// Inputs of at most this many pixels per image and channel take the batched transposed
+/// convolution (flex).
+#[cfg(feature = "flex")]
+const SMALL_INPUT_PIXELS: usize = 16;
+
+/// `conv.forward(x)`; on flex, a plain square layer on a small input runs its forward pass as
+/// one matrix product over the batch (`flex_conv_transpose`).
+pub(crate) fn conv_transpose2d_forward(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if let (Some(bias), true) = (&conv.bias, takes_batched_transpose(conv, &x)) {
+        let [stride, _] = conv.stride;
+        let [padding, _] = conv.padding;
+        return super::flex_conv_transpose::conv_transpose2d(
+            x,
+            conv.weight.val(),
+            bias.val(),
+            stride,
+            padding,
+        );
+    }
+    conv.forward(x)
+}
+
+/// Whether `conv` on `x` takes the batched transposed convolution: an f32 layer on flex with a
+/// bias, one group, no dilation or output padding, a square kernel, stride and padding, and
+/// at most [`SMALL_INPUT_PIXELS`] input pixels.
+#[cfg(feature = "flex")]
+fn takes_batched_transpose(conv: &ConvTranspose2d, x: &Tensor<4>) -> bool {
+    let square = |pair: [usize; 2]| pair[0] == pair[1];
+    let [_, _, height, width] = x.dims();
+    super::flex_conv::is_flex(&x.device())
+        && conv.weight.dtype() == burn::tensor::DType::F32
+        && conv.bias.is_some()
+        && conv.groups == 1
+        && conv.dilation == [1, 1]
+        && conv.padding_out == [0, 0]
+        && square(conv.kernel_size)
+        && square(conv.stride)
+        && square(conv.padding)
+        && x.dims()[0] > 0
+        && height > 0
+        && (height - 1) * conv.stride[0] + conv.kernel_size[0] > 2 * conv.padding[0]
+        && height * width <= SMALL_INPUT_PIXELS
 }
 
 /// Which matrix-product form a layer takes on a given input size.
@@ -348,6 +393,61 @@ mod tests {
         // Without autodiff there is no weight gradient to speed up.
         let plain = init::conv2d(&mut seeded(4), [3, 8], 3, 1, 1, &device.inner());
         assert_eq!(plan(&plain, [8, 8]), None);
+    }
+
+    /// On flex, transposed convolutions on small inputs take the batched forward pass; values
+    /// and all three gradients match Burn's layer, with and without autodiff.
+    #[cfg(feature = "flex")]
+    #[test]
+    fn batched_transposed_convolution_matches_burn_on_flex() {
+        let device = Device::default().autodiff();
+        if !crate::model::flex_conv::is_flex(&device) {
+            return; // a flex-only path; other backends keep Burn's kernels
+        }
+        // (channels in, out, input side, kernel, stride, padding, batched?)
+        for (cin, cout, side, kernel, stride, padding, batched) in [
+            (6, 5, 4, 4, 2, 1, true), // the DCGAN generator's first upsampling, 4 x 4 -> 8 x 8
+            (3, 4, 3, 3, 1, 0, true), // stride 1, no padding: 3 x 3 -> 5 x 5
+            (2, 3, 2, 3, 2, 1, true), // taps that fall outside the output
+            (6, 5, 8, 4, 2, 1, false), // 8 x 8 inputs: Burn's kernels
+        ] {
+            let conv = init::conv_transpose2d(
+                &mut seeded(7),
+                [cin, cout],
+                kernel,
+                stride,
+                padding,
+                &device,
+            );
+            let x = normal_tensor(&mut seeded(8), 3, cin * side * side, &device)
+                .reshape([3, cin, side, side]);
+            assert_eq!(
+                takes_batched_transpose(&conv, &x),
+                batched,
+                "{cin} -> {cout}"
+            );
+            let x = x.require_grad();
+            let expected = conv.forward(x.clone());
+            let ours = conv_transpose2d_forward(&conv, x.clone());
+            assert_eq!(ours.dims(), expected.dims());
+            let [_, _, oh, ow] = expected.dims();
+            let upstream = normal_tensor(&mut seeded(9), 3, cout * oh * ow, &device)
+                .reshape([3, cout, oh, ow]);
+            let grads_expected = (expected.clone() * upstream.clone()).sum().backward();
+            let grads_ours = (ours.clone() * upstream).sum().backward();
+            assert_close(ours.clone().inner(), expected.inner());
+            let gx = |g| x.grad(g).unwrap();
+            assert_close(gx(&grads_ours), gx(&grads_expected));
+            let gw = |g| conv.weight.grad(g).unwrap();
+            assert_close(gw(&grads_ours), gw(&grads_expected));
+            let bias = conv.bias.as_ref().unwrap();
+            let gb = |g| bias.grad(g).unwrap();
+            assert_close(gb(&grads_ours), gb(&grads_expected));
+            // Without autodiff (sampling): the same values.
+            let plain = conv.valid();
+            let values = conv_transpose2d_forward(&plain, x.clone().inner());
+            assert_close(values, ours.inner());
+        }
     }
 
     #[test]

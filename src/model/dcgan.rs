@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::blocks::{LatentEmbeddingConcat, latent_columns, leaky_relu};
-use crate::model::conv::conv2d_forward;
+use crate::model::conv::{conv_transpose2d_forward, conv2d_forward};
 use crate::model::norm::BatchNorm;
 use crate::model::{ConditionalGenerator, Discriminator, LatentAffine, init};
 use crate::rng::SeededRng;
@@ -188,7 +188,7 @@ impl ConditionalGenerator<4> for DcganGenerator {
         let x = self.project.forward(self.embedding.forward(z, c));
         let mut x = x.reshape([batch, 8 * self.width, 4, 4]);
         for (conv, norm) in self.upsample.iter().zip(&self.norms) {
-            x = relu(norm.forward(conv.forward(x)));
+            x = relu(norm.forward(conv_transpose2d_forward(conv, x)));
         }
         tanh(conv2d_forward(&self.output, x))
     }

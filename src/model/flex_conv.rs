@@ -1,12 +1,18 @@
-//! A convolution whose weight gradient is one wide matrix product, for Burn's flex backend.
+//! A convolution whose weight gradient, and on small outputs whose forward pass, is one wide
+//! matrix product over the batch, for Burn's flex backend.
 //!
 //! Burn takes a convolution's weight gradient as another convolution, with batch and channels
 //! swapped and the upstream gradient as its kernel. Flex runs that as one matrix product per
 //! input channel and output tile, and packs the whole upstream gradient again for each. Where
 //! the patch matrix is small next to that work (stride 1, few input channels, small outputs)
-//! one product over the whole batch is faster: `dW [c_out, c*kh*kw] = dY [c_out, n*oh*ow] x patches [n*oh*ow,
-//! c*kh*kw]`, with the patches built in one pass over the input. The forward pass and the input
-//! gradient stay Burn's kernels.
+//! one product over the whole batch is faster: `dW [c_out, c*k*k] = dY [c_out, n*oh*ow] x
+//! patches^T`, with the patches (`flex_patches::patch_rows`) built in one pass over the input.
+//!
+//! Flex's forward pass is one thin product per image, `[c_out, c*k*k] x [c*k*k, oh*ow]`, and
+//! packs the weight again for each. On outputs of at most [`BATCHED_FORWARD_PIXELS`] pixels
+//! (the DCGAN discriminators' 4 x 4 layers) the forward pass is instead `W x patches` over
+//! the batch, and the weight gradient reuses those patches. On larger outputs flex's forward
+//! pass is faster and is kept. The input gradient is always flex's kernel.
 //!
 //! This is a Burn backend extension: an operation with a hand-written backward pass for
 //! `Autodiff<Flex>` (and a plain forward for `Flex`), reached through `Dispatch`.
@@ -20,9 +26,10 @@ use burn::backend::ops::{FloatTensorOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Dispatch, DispatchDevice, Flex, backend_extension};
 use burn::prelude::*;
+use burn::tensor::Shape;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Shape, TensorData};
-use rayon::prelude::*;
+
+use super::flex_patches::{Taps, batch_major, channel_major, patch_rows};
 
 /// A square-kernel convolution with bias, one group, no dilation and the same padding on
 /// every side.
@@ -71,8 +78,13 @@ impl<C: CheckpointStrategy> WideWeightGradConv for Autodiff<Flex, C> {
         {
             OpsKind::Tracked(prep) => {
                 let (x, weight) = (x.primitive().clone(), weight.primitive().clone());
+                if output_pixels(&x, &weight, stride, padding) <= BATCHED_FORWARD_PIXELS {
+                    let (output, patches) =
+                        batched_forward(&x, &weight, bias.primitive(), stride, padding);
+                    return prep.finish((x, weight, stride, padding, Some(patches)), output);
+                }
                 let output = forward(x.clone(), weight.clone(), bias.into_primitive());
-                prep.finish((x, weight, stride, padding), output)
+                prep.finish((x, weight, stride, padding, None), output)
             }
             OpsKind::UnTracked(prep) => prep.finish(forward(
                 x.into_primitive(),
@@ -83,99 +95,91 @@ impl<C: CheckpointStrategy> WideWeightGradConv for Autodiff<Flex, C> {
     }
 }
 
+/// Outputs of at most this many pixels per image and channel take the batched forward pass.
+const BATCHED_FORWARD_PIXELS: usize = 16;
+
+fn taps(weight: &FlexTensor, stride: usize, padding: usize) -> Taps {
+    Taps {
+        kernel: weight.layout().shape().dims::<4>()[2],
+        stride,
+        padding,
+    }
+}
+
+/// Output size per side of a square layer on `[.., .., h, w]` inputs.
+fn output_side(side: usize, kernel: usize, stride: usize, padding: usize) -> usize {
+    (side + 2 * padding - kernel) / stride + 1
+}
+
+fn output_pixels(x: &FlexTensor, weight: &FlexTensor, stride: usize, padding: usize) -> usize {
+    let [_, _, h, w] = x.layout().shape().dims::<4>();
+    let kernel = weight.layout().shape().dims::<4>()[2];
+    output_side(h, kernel, stride, padding) * output_side(w, kernel, stride, padding)
+}
+
+/// `W [c_out, c*k*k] x patches [c*k*k, n*oh*ow]` plus the bias; also returns the patches.
+fn batched_forward(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    bias: &FlexTensor,
+    stride: usize,
+    padding: usize,
+) -> (FlexTensor, FlexTensor) {
+    let [n, c, h, w] = x.layout().shape().dims::<4>();
+    let [c_out, _, kernel, _] = weight.layout().shape().dims::<4>();
+    let (oh, ow) = (
+        output_side(h, kernel, stride, padding),
+        output_side(w, kernel, stride, padding),
+    );
+    let patches = patch_rows(x, taps(weight, stride, padding), [oh, ow]);
+    let flat = weight
+        .clone()
+        .reshape(Shape::new([c_out, c * kernel * kernel]));
+    let y = Flex::float_matmul(flat, patches.clone());
+    let bias = bias.to_contiguous();
+    let bias = &bias.storage::<f32>()[bias.layout().start_offset()..][..c_out];
+    (batch_major(&y, [n, c_out, oh, ow], Some(bias)), patches)
+}
+
 #[derive(Debug)]
 struct WideConvBackward;
 
 impl Backward<Flex, 3> for WideConvBackward {
-    /// The input, the weight, the stride and the padding.
-    type State = (FlexTensor, FlexTensor, usize, usize);
+    /// The input, the weight, the stride, the padding and the input's patches when the
+    /// forward pass built them.
+    type State = (FlexTensor, FlexTensor, usize, usize, Option<FlexTensor>);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_weight, node_bias] = ops.parents;
         let grad = grads.consume::<Flex>(&ops.node);
-        let (x, weight, stride, padding) = ops.state;
+        let (x, weight, stride, padding, patches) = ops.state;
+        let [n, c_out, oh, ow] = grad.layout().shape().dims::<4>();
         if let Some(node) = node_bias {
             // Sum over pixels, then batch: [n, c_out, p] -> [c_out]. Burn's bias gradient
             // first swaps batch and channels, a copy of the whole gradient.
-            let [n, c_out, oh, ow] = grad.layout().shape().dims::<4>();
             let per_channel = Flex::float_sum_dim(
-                Flex::float_sum_dim(grad.reshape(Shape::new([n, c_out, oh * ow])), 2),
+                Flex::float_sum_dim(grad.clone().reshape(Shape::new([n, c_out, oh * ow])), 2),
                 0,
             );
             grads.register::<Flex>(node.id, per_channel.reshape(Shape::new([c_out])));
         }
+        let taps = taps(&weight, stride, padding);
+        let grad_columns = channel_major(&grad);
         if let Some(node) = node_weight {
-            let kernel = weight.layout().shape().dims::<4>()[2];
-            let dw = weight_gradient(&x, &grad, kernel, stride, padding);
+            let patches = patches.unwrap_or_else(|| patch_rows(&x, taps, [oh, ow]));
+            let [_, c, _, _] = x.layout().shape().dims::<4>();
+            let k = taps.kernel;
+            let dw = Flex::float_matmul(grad_columns.clone(), patches.transpose(0, 1))
+                .reshape(Shape::new([c_out, c, k, k]));
             grads.register::<Flex>(node.id, dw);
         }
         if let Some(node) = node_x {
+            // The batched form of this gradient (`W^T x dY`, scattered onto the input) was
+            // no faster than flex's kernel on the DCGAN shapes.
             let dx = Flex::conv2d_x_backward(x, weight, grad, options(stride, padding));
             grads.register::<Flex>(node.id, dx);
         }
     }
-}
-
-/// `dW = dY [c_out, n*oh*ow] x patches^T`, patches `[c*k*k, n*oh*ow]`.
-fn weight_gradient(
-    x: &FlexTensor,
-    grad: &FlexTensor,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-) -> FlexTensor {
-    let [_, c, _, _] = x.layout().shape().dims::<4>();
-    let [n, c_out, oh, ow] = grad.layout().shape().dims::<4>();
-    let patches = patch_rows(x, kernel, stride, padding, [oh, ow]);
-    let grad = grad
-        .reshape(Shape::new([n, c_out, oh * ow]))
-        .permute(&[1, 0, 2])
-        .to_contiguous()
-        .reshape(Shape::new([c_out, n * oh * ow]));
-    // The transposed view is what gemm reads fastest here (no copy).
-    Flex::float_matmul(grad, patches.transpose(0, 1))
-        .reshape(Shape::new([c_out, c, kernel, kernel]))
-}
-
-/// Row `(channel, i, j)` holds, for every image and output pixel in order, the input value tap
-/// `(i, j)` of that pixel sees (0 in the padding).
-fn patch_rows(
-    x: &FlexTensor,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-    [oh, ow]: [usize; 2],
-) -> FlexTensor {
-    let x = x.to_contiguous();
-    let [n, c, h, w] = x.layout().shape().dims::<4>();
-    let values: &[f32] = x.storage();
-    let values = &values[x.layout().start_offset()..];
-    let pixels = oh * ow;
-    let mut rows = vec![0f32; c * kernel * kernel * n * pixels];
-    rows.par_chunks_mut(n * pixels)
-        .enumerate()
-        .for_each(|(row_index, row)| {
-            let channel = row_index / (kernel * kernel);
-            let (i, j) = ((row_index / kernel) % kernel, row_index % kernel);
-            for (image, out) in row.chunks_mut(pixels).enumerate() {
-                let plane = &values[(image * c + channel) * h * w..][..h * w];
-                for (y, out_row) in out.chunks_mut(ow).enumerate() {
-                    let Some(source_y) = (y * stride + i).checked_sub(padding).filter(|&v| v < h)
-                    else {
-                        continue;
-                    };
-                    let source = &plane[source_y * w..][..w];
-                    for (x_out, value) in out_row.iter_mut().enumerate() {
-                        if let Some(source_x) =
-                            (x_out * stride + j).checked_sub(padding).filter(|&v| v < w)
-                        {
-                            *value = source[source_x];
-                        }
-                    }
-                }
-            }
-        });
-    FlexTensor::from_data(TensorData::new(rows, [c * kernel * kernel, n * pixels]))
 }
 
 /// Whether `device` runs on flex (with or without autodiff).

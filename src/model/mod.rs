@@ -10,7 +10,11 @@ pub mod dcgan;
 #[cfg(feature = "flex")]
 mod flex_conv;
 #[cfg(feature = "flex")]
+mod flex_conv_transpose;
+#[cfg(feature = "flex")]
 mod flex_maxout;
+#[cfg(feature = "flex")]
+mod flex_patches;
 #[cfg(feature = "flex")]
 pub(crate) use flex_conv::is_flex;
 pub mod init;
