@@ -163,13 +163,12 @@ impl Backward<Flex, 3> for WideConvBackward {
             );
             grads.register::<Flex>(node.id, per_channel.reshape(Shape::new([c_out])));
         }
-        let taps = taps(&weight, stride, padding);
-        let grad_columns = channel_major(&grad);
         if let Some(node) = node_weight {
+            let taps = taps(&weight, stride, padding);
             let patches = patches.unwrap_or_else(|| patch_rows(&x, taps, [oh, ow]));
             let [_, c, _, _] = x.layout().shape().dims::<4>();
             let k = taps.kernel;
-            let dw = Flex::float_matmul(grad_columns.clone(), patches.transpose(0, 1))
+            let dw = Flex::float_matmul(channel_major(&grad), patches.transpose(0, 1))
                 .reshape(Shape::new([c_out, c, k, k]));
             grads.register::<Flex>(node.id, dw);
         }
