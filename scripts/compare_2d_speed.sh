@@ -21,6 +21,7 @@ if [ "$DEVICE" != cpu ]; then features=(--features wgpu); export BURN_DEVICE=wgp
 estimate=${CARGO_TARGET_DIR:-target}/criterion/train_step_2d/selfcond_k50_batch100/new/estimates.json
 median() { "$PYTHON" -c "import json,sys; print(json.load(sys.stdin)['ms_per_iteration_median'])"; }
 cargo bench "${features[@]}" --bench train_step --no-run >/dev/null 2>&1
+source scripts/machine.sh
 for round in $(seq "$ROUNDS"); do
   RAYON_NUM_THREADS=$OUR_THREADS cargo bench "${features[@]}" --bench train_step -- \
     --warm-up-time 2 --measurement-time 10 \

@@ -15,6 +15,7 @@ DEVICE=${DEVICE:-cpu}
 features=()
 if [ "$DEVICE" != cpu ]; then features=(--features wgpu); export BURN_DEVICE=wgpu; fi
 cargo build "${features[@]}" --release --example image_step_speed >/dev/null 2>&1
+source scripts/machine.sh
 for round in $(seq "$ROUNDS"); do
   ours=$(${CARGO_TARGET_DIR:-target}/release/examples/image_step_speed --depth "$DEPTH" --iterations "$ITERS")
   theirs=$("$PYTHON" scripts/pytorch_dcgan_step.py --depth "$DEPTH" --threads 2 --iterations "$ITERS" --device "$DEVICE")

@@ -9,6 +9,7 @@ N=${N:-25000} D=${D:-2048} K=${K:-100} RESTARTS=${RESTARTS:-10} ROUNDS=${ROUNDS:
 cargo build --release --example kmeans_speed >/dev/null 2>&1
 data=$(mktemp --suffix .npy)
 trap 'rm -f "$data"' EXIT
+source scripts/machine.sh
 for round in $(seq "$ROUNDS"); do
   ours=$("${CARGO_TARGET_DIR:-target}"/release/examples/kmeans_speed --n "$N" --d "$D" --k "$K" --restarts "$RESTARTS" --repeats 1 --save-data "$data")
   theirs=$("$PYTHON" scripts/sklearn_kmeans.py --data "$data" --k "$K" --n-init "$RESTARTS" --repeats 1)

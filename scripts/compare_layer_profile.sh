@@ -9,6 +9,7 @@ ROUNDS=${ROUNDS:-1}
 WIDTH=${WIDTH:-64}
 REPEATS=${REPEATS:-7}
 cargo build --release --example layer_profile >/dev/null 2>&1
+source scripts/machine.sh
 for round in $(seq "$ROUNDS"); do
   ours=$(${CARGO_TARGET_DIR:-target}/release/examples/layer_profile --width "$WIDTH" --repeats "$REPEATS")
   theirs=$("$PYTHON" scripts/pytorch_layer_profile.py --width "$WIDTH" --threads 2 --repeats "$REPEATS")
