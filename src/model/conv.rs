@@ -450,6 +450,26 @@ mod tests {
         }
     }
 
+    /// An empty batch through the batched paths gives an empty output of the right shape and
+    /// empty gradients, as Burn's layers do.
+    #[cfg(feature = "flex")]
+    #[test]
+    fn batched_paths_take_an_empty_batch() {
+        let device = Device::default().autodiff();
+        let conv = init::conv2d(&mut seeded(1), [6, 5], 4, 2, 1, &device);
+        let x = Tensor::<4>::zeros([0, 6, 8, 8], &device).require_grad();
+        let y = conv2d_forward(&conv, x.clone());
+        assert_eq!(y.dims(), [0, 5, 4, 4]);
+        let grads = y.sum().backward();
+        assert_eq!(x.grad(&grads).map(|g| g.dims()), Some([0, 6, 8, 8]));
+        let transposed = init::conv_transpose2d(&mut seeded(2), [6, 5], 4, 2, 1, &device);
+        let x = Tensor::<4>::zeros([0, 6, 4, 4], &device);
+        assert_eq!(
+            conv_transpose2d_forward(&transposed, x).dims(),
+            [0, 5, 8, 8]
+        );
+    }
+
     #[test]
     fn larger_outputs_and_other_layers_keep_burns_convolution() {
         let device = Device::default();

@@ -38,7 +38,8 @@ pub(super) fn patch_rows(large: &FlexTensor, taps: Taps, [oh, ow]: [usize; 2]) -
     let values = &large.storage::<f32>()[large.layout().start_offset()..];
     let (kernel, pixels) = (taps.kernel, oh * ow);
     let mut rows = vec![0f32; c * kernel * kernel * n * pixels];
-    rows.par_chunks_mut(n * pixels)
+    // `max(1)`: an empty batch has empty rows (chunks of length 0 are not allowed).
+    rows.par_chunks_mut((n * pixels).max(1))
         .enumerate()
         .for_each(|(row_index, row)| {
             let channel = row_index / (kernel * kernel);
@@ -74,7 +75,7 @@ pub(super) fn scatter_columns(
     let columns = &columns.storage::<f32>()[columns.layout().start_offset()..];
     let (kernel, pixels) = (taps.kernel, oh * ow);
     let mut out = vec![0f32; n * c * h * w];
-    out.par_chunks_mut(h * w)
+    out.par_chunks_mut((h * w).max(1))
         .enumerate()
         .for_each(|(plane_index, plane)| {
             let (image, channel) = (plane_index / c, plane_index % c);
@@ -123,7 +124,7 @@ pub(super) fn batch_major(
     let values = &x.storage::<f32>()[x.layout().start_offset()..][..n * c * h * w];
     let pixels = h * w;
     let mut out = vec![0f32; n * c * pixels];
-    out.par_chunks_mut(pixels)
+    out.par_chunks_mut(pixels.max(1))
         .enumerate()
         .for_each(|(plane_index, plane)| {
             let (image, channel) = (plane_index / c, plane_index % c);
