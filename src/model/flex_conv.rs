@@ -29,7 +29,7 @@ use burn::prelude::*;
 use burn::tensor::Shape;
 use burn::tensor::ops::ConvOptions;
 
-use super::flex_patches::{Taps, batch_major, channel_major, patch_rows};
+use super::flex_patches::{Taps, batch_major, bias_gradient, channel_major, patch_rows};
 
 /// A square-kernel convolution with bias, one group, no dilation and the same padding on
 /// every side.
@@ -153,15 +153,9 @@ impl Backward<Flex, 3> for WideConvBackward {
         let [node_x, node_weight, node_bias] = ops.parents;
         let grad = grads.consume::<Flex>(&ops.node);
         let (x, weight, stride, padding, patches) = ops.state;
-        let [n, c_out, oh, ow] = grad.layout().shape().dims::<4>();
+        let [_, c_out, oh, ow] = grad.layout().shape().dims::<4>();
         if let Some(node) = node_bias {
-            // Sum over pixels, then batch: [n, c_out, p] -> [c_out]. Burn's bias gradient
-            // first swaps batch and channels, a copy of the whole gradient.
-            let per_channel = Flex::float_sum_dim(
-                Flex::float_sum_dim(grad.clone().reshape(Shape::new([n, c_out, oh * ow])), 2),
-                0,
-            );
-            grads.register::<Flex>(node.id, per_channel.reshape(Shape::new([c_out])));
+            grads.register::<Flex>(node.id, bias_gradient(&grad));
         }
         if let Some(node) = node_weight {
             let taps = taps(&weight, stride, padding);

@@ -25,7 +25,7 @@ use burn::prelude::*;
 use burn::tensor::Shape;
 use burn::tensor::ops::ConvTransposeOptions;
 
-use super::flex_patches::{Taps, channel_major, scatter_columns};
+use super::flex_patches::{Taps, bias_gradient, channel_major, scatter_columns};
 
 /// A square-kernel transposed convolution with bias, one group, no dilation, no output
 /// padding and the same padding on every side.
@@ -131,13 +131,7 @@ impl Backward<Flex, 3> for WideConvTransposeBackward {
         let grad = grads.consume::<Flex>(&ops.node);
         let (x, weight, stride, padding) = ops.state;
         if let Some(node) = node_bias {
-            // Sum over pixels, then batch: [n, c_out, p] -> [c_out].
-            let [n, c_out, oh, ow] = grad.layout().shape().dims::<4>();
-            let per_channel = Flex::float_sum_dim(
-                Flex::float_sum_dim(grad.clone().reshape(Shape::new([n, c_out, oh * ow])), 2),
-                0,
-            );
-            grads.register::<Flex>(node.id, per_channel.reshape(Shape::new([c_out])));
+            grads.register::<Flex>(node.id, bias_gradient(&grad));
         }
         if let Some(node) = node_weight {
             let dw = Flex::conv_transpose2d_weight_backward(

@@ -8,7 +8,9 @@
 //! matrix products over the batch, which gemm runs far better than flex's one thin product per
 //! image when the small grid has few pixels (`flex_conv`, `flex_conv_transpose`).
 
+use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
+use burn::backend::ops::FloatTensorOps;
 use burn::tensor::{Shape, TensorData};
 use rayon::prelude::*;
 
@@ -135,4 +137,12 @@ pub(super) fn batch_major(
             }
         });
     FlexTensor::from_data(TensorData::new(out, [n, c, h, w]))
+}
+
+/// A convolution's bias gradient: `[n, c, h, w]` summed over pixels, then images, as `[c]`.
+/// (Burn's first swaps batch and channels, a copy of the whole gradient.)
+pub(super) fn bias_gradient(grad: &FlexTensor) -> FlexTensor {
+    let [n, c, h, w] = grad.layout().shape().dims::<4>();
+    let per_pixel = grad.clone().reshape(Shape::new([n, c, h * w]));
+    Flex::float_sum_dim(Flex::float_sum_dim(per_pixel, 2), 0).reshape(Shape::new([c]))
 }
