@@ -14,10 +14,9 @@ use burn::optim::{
     Adam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, ModuleOptimizer, Optimizer,
 };
 use burn::prelude::*;
-use burn::tensor::DType;
 use rayon::prelude::*;
 
-use crate::model::is_flex;
+use crate::model::is_flex_f32;
 
 #[backend_extension(Flex)]
 trait FusedAdamBackend: burn::backend::Backend {
@@ -95,11 +94,6 @@ fn owned(t: FlexTensor) -> FlexTensor {
     }
 }
 
-/// Whether `tensor` is updated by the one-pass loop: f32 on flex.
-fn takes_fused_path<const D: usize>(tensor: &Tensor<D>) -> bool {
-    is_flex(&tensor.device()) && tensor.dtype() == DType::F32
-}
-
 /// Adam with Burn's arithmetic and state, one pass per tensor on flex.
 #[derive(Clone)]
 pub(crate) struct FusedAdam {
@@ -137,7 +131,7 @@ impl Optimizer for FusedAdam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        if !takes_fused_path(&tensor) {
+        if !is_flex_f32(&tensor) {
             return self.burns.step(lr, tensor, grad, state);
         }
         let (time, moment_1, moment_2) = match state {
@@ -181,7 +175,7 @@ impl Optimizer for FusedAdam {
 mod tests {
     use super::*;
     use crate::host;
-    use crate::model::init;
+    use crate::model::{init, is_flex};
     use crate::rng::{normal_tensor, seeded};
     use burn::nn::Linear;
     use burn::optim::GradientsParams;
@@ -211,7 +205,7 @@ mod tests {
         // The optimiser sees the parameters without autodiff: those must take the loop.
         let param = normal_tensor(&mut seeded(2), 3, 3, &device.clone().inner());
         assert!(
-            takes_fused_path(&param),
+            is_flex_f32(&param),
             "the comparison below must not be Burn's against Burn's"
         );
         let (beta_1, beta_2, epsilon) = (0.8, 0.999, 1e-8);

@@ -93,7 +93,7 @@ impl Maxout {
         let batch = x.dims()[0];
         let pieces = self.linear.forward(x);
         #[cfg(feature = "flex")]
-        if crate::model::is_flex(&pieces.device()) && pieces.dtype() == burn::tensor::DType::F32 {
+        if crate::model::is_flex_f32(&pieces) {
             // The same values and gradients without Burn's scatter in the backward pass.
             return super::flex_maxout::max_over_pieces(pieces, self.pieces);
         }

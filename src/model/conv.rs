@@ -82,8 +82,7 @@ pub(crate) fn conv_transpose2d_forward(conv: &ConvTranspose2d, x: Tensor<4>) -> 
 fn takes_batched_transpose(conv: &ConvTranspose2d, x: &Tensor<4>) -> bool {
     let square = |pair: [usize; 2]| pair[0] == pair[1];
     let [_, _, height, width] = x.dims();
-    super::flex_conv::is_flex(&x.device())
-        && conv.weight.dtype() == burn::tensor::DType::F32
+    super::flex_conv::is_flex_f32(&conv.weight)
         && conv.bias.is_some()
         && conv.groups == 1
         && conv.dilation == [1, 1]
@@ -128,10 +127,8 @@ fn plan(conv: &Conv2d, input: [usize; 2]) -> Option<Plan> {
 fn wide_weight_gradient(conv: &Conv2d, input: [usize; 2]) -> Option<Plan> {
     let device = conv.weight.device();
     // Only a recorded weight gradient gains; the patch matrix is built in f32.
-    let eligible = device.is_autodiff()
-        && super::flex_conv::is_flex(&device)
-        && conv.bias.is_some()
-        && conv.weight.dtype() == burn::tensor::DType::F32;
+    let eligible =
+        device.is_autodiff() && super::flex_conv::is_flex_f32(&conv.weight) && conv.bias.is_some();
     if !eligible {
         return None;
     }
@@ -270,6 +267,7 @@ mod tests {
     use super::*;
     use crate::model::init;
     use crate::rng::{normal_tensor, seeded};
+    use burn::module::Param;
 
     /// Equal up to float rounding: 1e-5 relative to the largest expected magnitude (sums over
     /// many pixels run in a different order than Burn's, and on wgpu in yet another).
@@ -280,6 +278,34 @@ mod tests {
             diff <= 1e-5 * scale.max(1.0),
             "difference {diff} at scale {scale}"
         );
+    }
+
+    /// `ours` against `expected`, both computed from `x` by a layer with `weight` and `bias`:
+    /// the values, then the input, weight and bias gradients under an upstream gradient drawn
+    /// from `seed` (non-uniform, so every gradient term is exercised).
+    fn assert_layer_matches(
+        ours: Tensor<4>,
+        expected: Tensor<4>,
+        x: &Tensor<4>,
+        weight: &Param<Tensor<4>>,
+        bias: &Param<Tensor<1>>,
+        seed: u64,
+    ) {
+        assert_eq!(ours.dims(), expected.dims());
+        let [n, c, oh, ow] = expected.dims();
+        let upstream = normal_tensor(&mut seeded(seed), n, c * oh * ow, &expected.device())
+            .reshape([n, c, oh, ow]);
+        let grads_expected = (expected.clone() * upstream.clone()).sum().backward();
+        let grads_ours = (ours.clone() * upstream).sum().backward();
+        assert_close(ours.inner(), expected.inner());
+        assert_close(
+            x.grad(&grads_ours).unwrap(),
+            x.grad(&grads_expected).unwrap(),
+        );
+        let gw = |g| weight.grad(g).unwrap();
+        assert_close(gw(&grads_ours), gw(&grads_expected));
+        let gb = |g| bias.grad(g).unwrap();
+        assert_close(gb(&grads_ours), gb(&grads_expected));
     }
 
     /// Values and all three gradients (input, weight, bias) match Burn's convolution.
@@ -316,27 +342,15 @@ mod tests {
             };
             assert_eq!(takes_tiny_path, tiny, "plan of {cin} -> {cout} on {side}");
             let expected = conv.forward(x.clone());
-            let [_, _, oh, ow] = expected.dims();
             let ours = conv2d_forward(&conv, x.clone());
-            assert_eq!(ours.dims(), expected.dims());
-            // A non-uniform upstream gradient, so every gradient term is exercised.
-            let upstream = normal_tensor(&mut seeded(3), 3, cout * oh * ow, &device)
-                .reshape([3, cout, oh, ow]);
-            let grads_expected = (expected.clone() * upstream.clone()).sum().backward();
-            let grads_ours = (ours.clone() * upstream).sum().backward();
-            assert_close(ours.inner(), expected.inner());
-            let gx = |g| x.grad(g).unwrap();
-            assert_close(gx(&grads_ours), gx(&grads_expected));
-            let gw = |g| conv.weight.grad(g).unwrap();
-            assert_close(gw(&grads_ours), gw(&grads_expected));
             let bias = conv.bias.as_ref().unwrap();
-            let gb = |g| bias.grad(g).unwrap();
-            assert_close(gb(&grads_ours), gb(&grads_expected));
+            assert_layer_matches(ours, expected, &x, &conv.weight, bias, 3);
         }
     }
 
     /// On flex, stride-1 layers, few input channels and small outputs take the wide weight
-    /// gradient; values and all three gradients match Burn's convolution.
+    /// gradient (4 x 4 outputs also the batched forward pass); values and all three gradients
+    /// match Burn's convolution.
     #[cfg(feature = "flex")]
     #[test]
     fn wide_weight_gradient_matches_burn_on_flex() {
@@ -372,23 +386,8 @@ mod tests {
                 .require_grad();
             let expected = conv.forward(x.clone());
             let ours = conv2d_forward(&conv, x.clone());
-            let [_, _, oh, ow] = expected.dims();
-            let upstream = normal_tensor(&mut seeded(6), 2, cout * oh * ow, &device)
-                .reshape([2, cout, oh, ow]);
-            let grads_expected = (expected.clone() * upstream.clone()).sum().backward();
-            let grads_ours = (ours.clone() * upstream).sum().backward();
-            assert_close(ours.inner(), expected.inner());
-            assert_close(
-                x.grad(&grads_ours).unwrap(),
-                x.grad(&grads_expected).unwrap(),
-            );
-            let gw = |g| conv.weight.grad(g).unwrap();
-            assert_close(gw(&grads_ours), gw(&grads_expected));
             let bias = conv.bias.as_ref().unwrap();
-            assert_close(
-                bias.grad(&grads_ours).unwrap(),
-                bias.grad(&grads_expected).unwrap(),
-            );
+            assert_layer_matches(ours, expected, &x, &conv.weight, bias, 6);
         }
         // Without autodiff there is no weight gradient to speed up.
         let plain = init::conv2d(&mut seeded(4), [3, 8], 3, 1, 1, &device.inner());
@@ -429,20 +428,8 @@ mod tests {
             let x = x.require_grad();
             let expected = conv.forward(x.clone());
             let ours = conv_transpose2d_forward(&conv, x.clone());
-            assert_eq!(ours.dims(), expected.dims());
-            let [_, _, oh, ow] = expected.dims();
-            let upstream = normal_tensor(&mut seeded(9), 3, cout * oh * ow, &device)
-                .reshape([3, cout, oh, ow]);
-            let grads_expected = (expected.clone() * upstream.clone()).sum().backward();
-            let grads_ours = (ours.clone() * upstream).sum().backward();
-            assert_close(ours.clone().inner(), expected.inner());
-            let gx = |g| x.grad(g).unwrap();
-            assert_close(gx(&grads_ours), gx(&grads_expected));
-            let gw = |g| conv.weight.grad(g).unwrap();
-            assert_close(gw(&grads_ours), gw(&grads_expected));
             let bias = conv.bias.as_ref().unwrap();
-            let gb = |g| bias.grad(g).unwrap();
-            assert_close(gb(&grads_ours), gb(&grads_expected));
+            assert_layer_matches(ours.clone(), expected, &x, &conv.weight, bias, 9);
             // Without autodiff (sampling): the same values.
             let plain = conv.valid();
             let values = conv_transpose2d_forward(&plain, x.clone().inner());
@@ -462,8 +449,10 @@ mod tests {
         assert_eq!(y.dims(), [0, 5, 4, 4]);
         let grads = y.sum().backward();
         assert_eq!(x.grad(&grads).map(|g| g.dims()), Some([0, 6, 8, 8]));
+        // An empty batch keeps flex's own transposed convolution.
         let transposed = init::conv_transpose2d(&mut seeded(2), [6, 5], 4, 2, 1, &device);
         let x = Tensor::<4>::zeros([0, 6, 4, 4], &device);
+        assert!(!takes_batched_transpose(&transposed, &x));
         assert_eq!(
             conv_transpose2d_forward(&transposed, x).dims(),
             [0, 5, 8, 8]

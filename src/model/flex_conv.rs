@@ -183,6 +183,11 @@ pub(crate) fn is_flex(device: &Device) -> bool {
     )
 }
 
+/// Whether `tensor` is f32 on flex: what the crate's hand-written flex kernels take.
+pub(crate) fn is_flex_f32<const D: usize>(tensor: &Tensor<D>) -> bool {
+    is_flex(&tensor.device()) && tensor.dtype() == burn::tensor::DType::F32
+}
+
 /// The convolution through the wide weight gradient. `device` must be a flex device and the
 /// tensors f32.
 pub(crate) fn conv2d(

@@ -6,9 +6,10 @@
 //! first layer sees 4 x 4 pixels) each product is thin, gemm falls back to its narrowest
 //! kernels, and the whole weight is packed again for every image. Here all images share one
 //! product, `columns [c_out*k*k, n*h*w] = W^T x X`, and the columns are then added onto the
-//! output (`flex_patches::scatter_columns`). The gradients stay flex's own kernels, which run
-//! near gemm's speed on these shapes. On larger inputs the columns outgrow the caches and
-//! flex's forward pass wins too, so only small inputs take this path (`conv::transposed_plan`).
+//! output (`flex_patches::scatter_columns`). The gradients stay flex's own kernels: batched
+//! versions were no faster in a probe. On 8 x 8 and larger inputs flex's own forward pass was
+//! faster (README, "Images"), so only small inputs take this path
+//! (`conv::takes_batched_transpose`).
 //!
 //! A Burn backend extension, like `flex_conv`: `Autodiff<Flex>` records the op with a backward
 //! pass that calls flex's gradient kernels, `Flex` runs the forward pass alone.

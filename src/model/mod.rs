@@ -16,7 +16,7 @@ mod flex_maxout;
 #[cfg(feature = "flex")]
 mod flex_patches;
 #[cfg(feature = "flex")]
-pub(crate) use flex_conv::is_flex;
+pub(crate) use flex_conv::{is_flex, is_flex_f32};
 pub mod init;
 pub mod norm;
 pub mod toy2d;
