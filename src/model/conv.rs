@@ -26,14 +26,6 @@ const TINY_OUTPUT_PIXELS: usize = 4;
 /// Stride-1 layers with at most this many output channels take the shifted-taps form.
 const FEW_OUTPUT_CHANNELS: usize = 4;
 
-/// Strided layers with at most this many input channels take the wide weight gradient (flex).
-#[cfg(feature = "flex")]
-const FEW_INPUT_CHANNELS: usize = 4;
-
-/// Strided layers with at most this many output pixels take the wide weight gradient (flex).
-#[cfg(feature = "flex")]
-const SMALL_OUTPUT_PIXELS: usize = 16;
-
 /// `conv.forward(x)`, through matrix products when the layer is a plain one (one group, no
 /// dilation, explicit padding) and its output is tiny or has few channels.
 pub(crate) fn conv2d_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
@@ -42,7 +34,7 @@ pub(crate) fn conv2d_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         Some(Plan::TinyOutput(plan)) => conv2d_as_matmul(conv, x, plan),
         Some(Plan::FewChannels(plan)) => conv2d_as_shifted_taps(conv, x, plan),
         #[cfg(feature = "flex")]
-        Some(Plan::WideWeightGradient { stride, padding }) => match &conv.bias {
+        Some(Plan::Batched { stride, padding }) => match &conv.bias {
             Some(bias) => {
                 super::flex_conv::conv2d(x, conv.weight.val(), bias.val(), stride, padding)
             }
@@ -52,19 +44,14 @@ pub(crate) fn conv2d_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     }
 }
 
-/// Inputs of at most this many pixels per image and channel take the batched transposed
-/// convolution (flex).
-#[cfg(feature = "flex")]
-const SMALL_INPUT_PIXELS: usize = 16;
-
-/// `conv.forward(x)`; on flex, a plain square layer on a small input runs its forward pass as
-/// one matrix product over the batch (`flex_conv_transpose`).
+/// `conv.forward(x)`; on flex, a plain square f32 layer runs through `flex_conv`'s batched
+/// products.
 pub(crate) fn conv_transpose2d_forward(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     #[cfg(feature = "flex")]
     if let (Some(bias), true) = (&conv.bias, takes_batched_transpose(conv, &x)) {
         let [stride, _] = conv.stride;
         let [padding, _] = conv.padding;
-        return super::flex_conv_transpose::conv_transpose2d(
+        return super::flex_conv::conv_transpose2d(
             x,
             conv.weight.val(),
             bias.val(),
@@ -76,8 +63,8 @@ pub(crate) fn conv_transpose2d_forward(conv: &ConvTranspose2d, x: Tensor<4>) -> 
 }
 
 /// Whether `conv` on `x` takes the batched transposed convolution: an f32 layer on flex with a
-/// bias, one group, no dilation or output padding, a square kernel, stride and padding, and
-/// at most [`SMALL_INPUT_PIXELS`] input pixels.
+/// bias, one group, no dilation or output padding, a square kernel, stride and padding, and a
+/// non-empty output.
 #[cfg(feature = "flex")]
 fn takes_batched_transpose(conv: &ConvTranspose2d, x: &Tensor<4>) -> bool {
     let square = |pair: [usize; 2]| pair[0] == pair[1];
@@ -90,10 +77,8 @@ fn takes_batched_transpose(conv: &ConvTranspose2d, x: &Tensor<4>) -> bool {
         && square(conv.kernel_size)
         && square(conv.stride)
         && square(conv.padding)
-        && x.dims()[0] > 0
-        && height > 0
-        && (height - 1) * conv.stride[0] + conv.kernel_size[0] > 2 * conv.padding[0]
-        && height * width <= SMALL_INPUT_PIXELS
+        && height.min(width) > 0
+        && (height.min(width) - 1) * conv.stride[0] + conv.kernel_size[0] > 2 * conv.padding[0]
 }
 
 /// Which matrix-product form a layer takes on a given input size.
@@ -101,9 +86,9 @@ fn takes_batched_transpose(conv: &ConvTranspose2d, x: &Tensor<4>) -> bool {
 enum Plan {
     TinyOutput(Geometry),
     FewChannels(Geometry),
-    /// Burn's forward pass and input gradient, the weight gradient as one wide product (flex).
+    /// Some passes as matrix products over chunks of the batch (`flex_conv`).
     #[cfg(feature = "flex")]
-    WideWeightGradient {
+    Batched {
         stride: usize,
         padding: usize,
     },
@@ -115,21 +100,15 @@ fn plan(conv: &Conv2d, input: [usize; 2]) -> Option<Plan> {
         .map(Plan::TinyOutput)
         .or_else(|| few_channels(conv, input).map(Plan::FewChannels));
     #[cfg(feature = "flex")]
-    let plan = plan.or_else(|| wide_weight_gradient(conv, input));
+    let plan = plan.or_else(|| batched(conv, input));
     plan
 }
 
-/// Layers where one product over the batch beats flex's weight gradient (README, "Images"):
-/// stride 1, at most [`FEW_INPUT_CHANNELS`] input channels, or at most
-/// [`SMALL_OUTPUT_PIXELS`] output pixels; on a flex device that records gradients, for a
-/// plain square f32 layer with bias and the same padding on every side.
+/// On flex, a plain square f32 layer with bias and the same padding on every side, when
+/// `flex_conv` runs any of its passes as batched products.
 #[cfg(feature = "flex")]
-fn wide_weight_gradient(conv: &Conv2d, input: [usize; 2]) -> Option<Plan> {
-    let device = conv.weight.device();
-    // Only a recorded weight gradient gains; the patch matrix is built in f32.
-    let eligible =
-        device.is_autodiff() && super::flex_conv::is_flex_f32(&conv.weight) && conv.bias.is_some();
-    if !eligible {
+fn batched(conv: &Conv2d, input: [usize; 2]) -> Option<Plan> {
+    if !super::flex_conv::is_flex_f32(&conv.weight) || conv.bias.is_none() {
         return None;
     }
     let geometry = output_geometry(conv, input)?;
@@ -141,12 +120,11 @@ fn wide_weight_gradient(conv: &Conv2d, input: [usize; 2]) -> Option<Plan> {
     }
     let c_in = conv.weight.dims()[1];
     let pixels = geometry.size[0] * geometry.size[1];
-    (stride == 1 || c_in <= FEW_INPUT_CHANNELS || pixels <= SMALL_OUTPUT_PIXELS).then_some(
-        Plan::WideWeightGradient {
-            stride,
-            padding: top,
-        },
-    )
+    let routes = super::flex_conv::Routes::convolution(c_in, stride, pixels);
+    routes.any().then_some(Plan::Batched {
+        stride,
+        padding: top,
+    })
 }
 
 /// The output size and padding of a stride-1 `conv` with at most [`FEW_OUTPUT_CHANNELS`]
@@ -348,54 +326,59 @@ mod tests {
         }
     }
 
-    /// On flex, stride-1 layers, few input channels and small outputs take the wide weight
-    /// gradient (4 x 4 outputs also the batched forward pass); values and all three gradients
-    /// match Burn's convolution.
+    /// On flex, every mix of batched passes and flex's kernels (`flex_conv::Routes`) gives
+    /// Burn's values and all three gradients, and the same values without autodiff.
     #[cfg(feature = "flex")]
     #[test]
-    fn wide_weight_gradient_matches_burn_on_flex() {
+    fn batched_convolution_matches_burn_on_flex() {
+        use crate::model::flex_conv::Routes;
         let device = Device::default().autodiff();
         if !crate::model::flex_conv::is_flex(&device) {
             return; // a flex-only path; other backends keep Burn's kernels
         }
-        // (channels in, out, input side, kernel, stride, padding, wide?)
-        for (cin, cout, side, kernel, stride, padding, wide) in [
-            (6, 5, 7, 3, 1, 1, true), // stride 1 (the deep discriminator's 3 x 3 layers)
-            (3, 8, 9, 4, 2, 1, true), // 3 input channels (the first layers)
-            (6, 5, 8, 4, 2, 1, true), // 4 x 4 outputs
-            (6, 5, 16, 4, 2, 1, false), // 8 x 8 outputs of a strided layer: Burn's kernels
+        let routes = |forward, weight_gradient, input_gradient| Routes {
+            forward,
+            weight_gradient,
+            input_gradient,
+        };
+        // (channels in, out, input side, kernel, stride, routes)
+        for (cin, cout, side, kernel, stride, expected) in [
+            (6, 5, 7, 3, 1, routes(false, true, false)), // 7 x 7 stride-1 output
+            (3, 8, 18, 4, 2, routes(true, true, false)), // 3 input channels, 9 x 9 output
+            (6, 5, 8, 4, 2, routes(true, true, true)),   // 4 x 4 output
+            (6, 5, 16, 4, 2, routes(true, true, false)), // 8 x 8 output
+            (6, 5, 20, 4, 2, routes(true, false, false)), // 10 x 10 output
         ] {
-            let conv = init::conv2d(
-                &mut seeded(4),
-                [cin, cout],
-                kernel,
-                stride,
-                padding,
-                &device,
+            let conv = init::conv2d(&mut seeded(4), [cin, cout], kernel, stride, 1, &device);
+            let out_side = (side + 2 - kernel) / stride + 1;
+            assert_eq!(
+                Routes::convolution(cin, stride, out_side * out_side),
+                expected,
+                "{cin} -> {cout} on {side}"
             );
-            let takes_wide = matches!(
+            assert!(matches!(
                 plan(&conv, [side, side]),
-                Some(Plan::WideWeightGradient { .. })
-            );
-            assert_eq!(takes_wide, wide, "plan of {cin} -> {cout} on {side}");
-            if !wide {
-                continue; // Burn's own convolution: nothing to compare
-            }
+                Some(Plan::Batched { .. })
+            ));
             let x = normal_tensor(&mut seeded(5), 2, cin * side * side, &device)
                 .reshape([2, cin, side, side])
                 .require_grad();
             let expected = conv.forward(x.clone());
             let ours = conv2d_forward(&conv, x.clone());
             let bias = conv.bias.as_ref().unwrap();
-            assert_layer_matches(ours, expected, &x, &conv.weight, bias, 6);
+            assert_layer_matches(ours.clone(), expected, &x, &conv.weight, bias, 6);
+            let plain = conv.valid();
+            assert_close(conv2d_forward(&plain, x.inner()), ours.inner());
         }
-        // Without autodiff there is no weight gradient to speed up.
-        let plain = init::conv2d(&mut seeded(4), [3, 8], 3, 1, 1, &device.inner());
-        assert_eq!(plan(&plain, [8, 8]), None);
+        // A stride-1 layer with many channels on a large output keeps flex's kernels.
+        let conv = init::conv2d(&mut seeded(4), [6, 5], 3, 1, 1, &device);
+        assert!(!Routes::convolution(6, 1, 144).any());
+        assert_eq!(plan(&conv, [12, 12]), None);
     }
 
-    /// On flex, transposed convolutions on small inputs take the batched forward pass; values
-    /// and all three gradients match Burn's layer, with and without autodiff.
+    /// On flex, transposed convolutions take the batched products (the forward pass on small
+    /// inputs only); values and all three gradients match Burn's layer, with and without
+    /// autodiff.
     #[cfg(feature = "flex")]
     #[test]
     fn batched_transposed_convolution_matches_burn_on_flex() {
@@ -403,12 +386,13 @@ mod tests {
         if !crate::model::flex_conv::is_flex(&device) {
             return; // a flex-only path; other backends keep Burn's kernels
         }
-        // (channels in, out, input side, kernel, stride, padding, batched?)
-        for (cin, cout, side, kernel, stride, padding, batched) in [
-            (6, 5, 4, 4, 2, 1, true), // the DCGAN generator's first upsampling, 4 x 4 -> 8 x 8
-            (3, 4, 3, 3, 1, 0, true), // stride 1, no padding: 3 x 3 -> 5 x 5
-            (2, 3, 2, 3, 2, 1, true), // taps that fall outside the output
-            (6, 5, 8, 4, 2, 1, false), // 8 x 8 inputs: Burn's kernels
+        // (channels in, out, input height, width, kernel, stride, padding)
+        for (cin, cout, height, width, kernel, stride, padding) in [
+            (6, 5, 4, 4, 4, 2, 1), // the DCGAN generator's first upsampling, 4 x 4 -> 8 x 8
+            (3, 4, 3, 3, 3, 1, 0), // stride 1, no padding: 3 x 3 -> 5 x 5
+            (2, 3, 2, 2, 3, 2, 1), // taps that fall outside the output
+            (6, 5, 8, 8, 4, 2, 1), // 8 x 8 inputs: flex's forward pass, batched gradients
+            (4, 3, 3, 6, 4, 2, 1), // a non-square input
         ] {
             let conv = init::conv_transpose2d(
                 &mut seeded(7),
@@ -418,13 +402,9 @@ mod tests {
                 padding,
                 &device,
             );
-            let x = normal_tensor(&mut seeded(8), 3, cin * side * side, &device)
-                .reshape([3, cin, side, side]);
-            assert_eq!(
-                takes_batched_transpose(&conv, &x),
-                batched,
-                "{cin} -> {cout}"
-            );
+            let x = normal_tensor(&mut seeded(8), 3, cin * height * width, &device)
+                .reshape([3, cin, height, width]);
+            assert!(takes_batched_transpose(&conv, &x), "{cin} -> {cout}");
             let x = x.require_grad();
             let expected = conv.forward(x.clone());
             let ours = conv_transpose2d_forward(&conv, x.clone());
@@ -449,23 +429,26 @@ mod tests {
         assert_eq!(y.dims(), [0, 5, 4, 4]);
         let grads = y.sum().backward();
         assert_eq!(x.grad(&grads).map(|g| g.dims()), Some([0, 6, 8, 8]));
-        // An empty batch keeps flex's own transposed convolution.
+        let weight_grad = conv.weight.grad(&grads).map(|g| g.dims());
+        assert_eq!(weight_grad, Some([5, 6, 4, 4]));
         let transposed = init::conv_transpose2d(&mut seeded(2), [6, 5], 4, 2, 1, &device);
-        let x = Tensor::<4>::zeros([0, 6, 4, 4], &device);
-        assert!(!takes_batched_transpose(&transposed, &x));
-        assert_eq!(
-            conv_transpose2d_forward(&transposed, x).dims(),
-            [0, 5, 8, 8]
-        );
+        let x = Tensor::<4>::zeros([0, 6, 4, 4], &device).require_grad();
+        let y = conv_transpose2d_forward(&transposed, x.clone());
+        assert_eq!(y.dims(), [0, 5, 8, 8]);
+        let grads = y.sum().backward();
+        assert_eq!(x.grad(&grads).map(|g| g.dims()), Some([0, 6, 4, 4]));
+        let weight_grad = transposed.weight.grad(&grads).map(|g| g.dims());
+        assert_eq!(weight_grad, Some([6, 5, 4, 4]));
     }
 
     #[test]
     fn larger_outputs_and_other_layers_keep_burns_convolution() {
         let device = Device::default();
         let conv = init::conv2d(&mut seeded(1), [2, 3], 4, 2, 1, &device);
-        assert_eq!(
-            plan(&conv, [8, 8]),
-            None,
+        // (On flex, `flex_conv` may still take such layers: not a matrix-product form.)
+        let matrix_form = |plan| matches!(plan, Some(Plan::TinyOutput(_) | Plan::FewChannels(_)));
+        assert!(
+            !matrix_form(plan(&conv, [8, 8])),
             "4 x 4 outputs of a strided layer keep Burn's kernels, however few their channels"
         );
         let wide = init::conv2d(
@@ -476,7 +459,7 @@ mod tests {
             1,
             &device,
         );
-        assert_eq!(plan(&wide, [8, 8]), None, "more output channels");
+        assert!(!matrix_form(plan(&wide, [8, 8])), "more output channels");
         let narrow = init::conv2d(&mut seeded(1), [2, FEW_OUTPUT_CHANNELS], 3, 1, 1, &device);
         assert!(matches!(plan(&narrow, [8, 8]), Some(Plan::FewChannels(_))));
         let expected = Geometry {

@@ -1,42 +1,49 @@
-//! A convolution whose weight gradient, and on small outputs whose forward pass, is one wide
-//! matrix product over the batch, for Burn's flex backend.
+//! Convolutions and transposed convolutions whose passes run as matrix products over chunks of
+//! the batch (`flex_batched`) where that beats flex's own kernels, for Burn's flex backend.
 //!
-//! Burn takes a convolution's weight gradient as another convolution, with batch and channels
-//! swapped and the upstream gradient as its kernel. Flex runs that as one matrix product per
-//! input channel and output tile, and packs the whole upstream gradient again for each. Where
-//! the patch matrix is small next to that work (stride 1, few input channels, small outputs)
-//! one product over the whole batch is faster: `dW [c_out, c*k*k] = dY [c_out, n*oh*ow] x
-//! patches^T`, with the patches (`flex_patches::patch_rows`) built in one pass over the input.
+//! Which passes take the products was measured layer by layer on the DCGAN shapes (README,
+//! "Images"), with flex's kernel kept wherever it was as fast:
 //!
-//! Flex's forward pass is one thin product per image, `[c_out, c*k*k] x [c*k*k, oh*ow]`, and
-//! packs the weight again for each. On outputs of at most [`BATCHED_FORWARD_PIXELS`] pixels
-//! (the DCGAN discriminators' 4 x 4 layers) the forward pass is instead `W x patches` over
-//! the batch, and the weight gradient reuses those patches. On larger outputs flex's forward
-//! pass is faster and is kept. The input gradient is always flex's kernel.
+//! - a convolution's forward pass for strided layers, few input channels or small outputs;
+//!   its weight gradient for few input channels or outputs of at most 8 x 8; its input
+//!   gradient for small outputs only (on larger ones flex's kernel keeps each image's columns
+//!   in cache, which the batched scatter does not);
+//! - a transposed convolution's forward pass for small inputs; both its gradients always,
+//!   from one set of patches of the upstream gradient.
 //!
-//! This is a Burn backend extension: an operation with a hand-written backward pass for
-//! `Autodiff<Flex>` (and a plain forward for `Flex`), reached through `Dispatch`.
+//! A Burn backend extension: `Autodiff<Flex>` records each layer as one op with a
+//! hand-written backward pass, `Flex` runs the forward pass alone. Reached through `Dispatch`.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
-use burn::backend::ops::{FloatTensorOps, ModuleOps};
+use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Dispatch, DispatchDevice, Flex, backend_extension};
 use burn::prelude::*;
-use burn::tensor::Shape;
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
-use super::flex_patches::{Taps, batch_major, bias_gradient, channel_major, patch_rows};
+use super::flex_batched::{patch_products, scatter};
+use super::flex_patches::{Taps, bias_gradient};
 
-/// A square-kernel convolution with bias, one group, no dilation and the same padding on
-/// every side.
+/// Square-kernel layers with bias, one group, no dilation, no output padding and the same
+/// padding on every side.
 #[backend_extension(Autodiff, Flex)]
-pub trait WideWeightGradConv: burn::backend::Backend {
+pub trait BatchedConv: burn::backend::Backend {
     /// `x: [n, c, h, w]`, `weight: [c_out, c, k, k]`, `bias: [c_out]` -> `[n, c_out, oh, ow]`.
-    fn wide_conv2d(
+    fn batched_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self>;
+
+    /// `x: [n, c, h, w]`, `weight: [c, c_out, k, k]`, `bias: [c_out]` ->
+    /// `[n, c_out, (h - 1) * stride + k - 2 * padding, ...]`.
+    fn batched_conv_transpose2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
@@ -45,132 +52,260 @@ pub trait WideWeightGradConv: burn::backend::Backend {
     ) -> FloatTensor<Self>;
 }
 
-fn options(stride: usize, padding: usize) -> ConvOptions<2> {
-    ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1)
+/// Layers with at most this many input channels take the products (the first layers).
+const FEW_INPUT_CHANNELS: usize = 4;
+
+/// Grids of at most this many pixels (4 x 4) are small.
+const SMALL_GRID_PIXELS: usize = 16;
+
+/// Convolution outputs of at most this many pixels (8 x 8) take the product weight gradient.
+const MEDIUM_GRID_PIXELS: usize = 64;
+
+/// Which of a convolution's passes run as batched products; the others are flex's kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Routes {
+    pub forward: bool,
+    pub weight_gradient: bool,
+    pub input_gradient: bool,
 }
 
-impl WideWeightGradConv for Flex {
-    fn wide_conv2d(
+impl Routes {
+    /// A convolution from `c_in` channels with `stride` onto `out_pixels` output pixels.
+    pub(crate) fn convolution(c_in: usize, stride: usize, out_pixels: usize) -> Self {
+        let few_channels = c_in <= FEW_INPUT_CHANNELS;
+        let small = out_pixels <= SMALL_GRID_PIXELS;
+        Routes {
+            forward: stride > 1 || few_channels || small,
+            weight_gradient: few_channels || out_pixels <= MEDIUM_GRID_PIXELS,
+            input_gradient: small,
+        }
+    }
+
+    /// A transposed convolution from `in_pixels` input pixels.
+    pub(crate) fn transposed(in_pixels: usize) -> Self {
+        Routes {
+            forward: in_pixels <= SMALL_GRID_PIXELS,
+            weight_gradient: true,
+            input_gradient: true,
+        }
+    }
+
+    /// Whether any pass takes the products.
+    pub(crate) fn any(self) -> bool {
+        self.forward || self.weight_gradient || self.input_gradient
+    }
+}
+
+/// A layer's direction and geometry: what the backward pass needs besides its tensors.
+#[derive(Debug, Clone, Copy)]
+struct Layer {
+    transposed: bool,
+    taps: Taps,
+}
+
+impl Layer {
+    fn new(transposed: bool, weight: &FlexTensor, stride: usize, padding: usize) -> Self {
+        let kernel = weight.layout().shape().dims::<4>()[2];
+        let taps = Taps {
+            kernel,
+            stride,
+            padding,
+        };
+        Layer { transposed, taps }
+    }
+
+    /// The routes of this layer on input `x`.
+    fn routes(&self, x: &FlexTensor) -> Routes {
+        let [_, c_in, h, w] = x.layout().shape().dims::<4>();
+        if self.transposed {
+            Routes::transposed(h * w)
+        } else {
+            let pixels = self.taps.small_side(h) * self.taps.small_side(w);
+            Routes::convolution(c_in, self.taps.stride, pixels)
+        }
+    }
+
+    fn conv_options(&self) -> ConvOptions<2> {
+        let Taps {
+            stride, padding, ..
+        } = self.taps;
+        ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1)
+    }
+
+    fn transpose_options(&self) -> ConvTransposeOptions<2> {
+        let Taps {
+            stride, padding, ..
+        } = self.taps;
+        ConvTransposeOptions::new([stride; 2], [padding; 2], [0, 0], [1, 1], 1)
+    }
+
+    /// Large side of a transposed convolution's output from its input side.
+    fn grown(&self, side: usize) -> usize {
+        let Taps {
+            kernel,
+            stride,
+            padding,
+        } = self.taps;
+        (side - 1) * stride + kernel - 2 * padding
+    }
+
+    fn forward(&self, x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor) -> FlexTensor {
+        let batched = self.routes(x).forward;
+        match (self.transposed, batched) {
+            (false, true) => patch_products(x, self.taps, Some((weight, Some(bias))), None)
+                .gathered
+                .expect("a gather was asked for"),
+            (false, false) => Flex::conv2d(
+                x.clone(),
+                weight.clone(),
+                Some(bias.clone()),
+                self.conv_options(),
+            ),
+            (true, true) => {
+                let [_, _, h, w] = x.layout().shape().dims::<4>();
+                let large = [self.grown(h), self.grown(w)];
+                scatter(x, weight, Some(bias), self.taps, large)
+            }
+            (true, false) => Flex::conv_transpose2d(
+                x.clone(),
+                weight.clone(),
+                Some(bias.clone()),
+                self.transpose_options(),
+            ),
+        }
+    }
+
+    /// The input and weight gradients asked for, from the upstream gradient `grad`.
+    fn gradients(
+        &self,
+        x: FlexTensor,
+        weight: FlexTensor,
+        grad: FlexTensor,
+        [want_input, want_weight]: [bool; 2],
+    ) -> (Option<FlexTensor>, Option<FlexTensor>) {
+        if self.transposed {
+            // Both gradients read the patches of the upstream gradient (the large grid).
+            let products = patch_products(
+                &grad,
+                self.taps,
+                want_input.then_some((&weight, None)),
+                want_weight.then_some(&x),
+            );
+            return (products.gathered, products.correlated);
+        }
+        let routes = self.routes(&x);
+        let dw = want_weight.then(|| match routes.weight_gradient {
+            true => patch_products(&x, self.taps, None, Some(&grad))
+                .correlated
+                .expect("a correlation was asked for"),
+            false => Flex::conv2d_weight_backward(
+                x.clone(),
+                weight.clone(),
+                grad.clone(),
+                self.conv_options(),
+            ),
+        });
+        let dx = want_input.then(|| match routes.input_gradient {
+            true => {
+                let [_, _, h, w] = x.layout().shape().dims::<4>();
+                scatter(&grad, &weight, None, self.taps, [h, w])
+            }
+            false => Flex::conv2d_x_backward(x, weight, grad, self.conv_options()),
+        });
+        (dx, dw)
+    }
+}
+
+impl BatchedConv for Flex {
+    fn batched_conv2d(
         x: FlexTensor,
         weight: FlexTensor,
         bias: FlexTensor,
         stride: usize,
         padding: usize,
     ) -> FlexTensor {
-        Flex::conv2d(x, weight, Some(bias), options(stride, padding))
+        Layer::new(false, &weight, stride, padding).forward(&x, &weight, &bias)
+    }
+
+    fn batched_conv_transpose2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        stride: usize,
+        padding: usize,
+    ) -> FlexTensor {
+        Layer::new(true, &weight, stride, padding).forward(&x, &weight, &bias)
     }
 }
 
-impl<C: CheckpointStrategy> WideWeightGradConv for Autodiff<Flex, C> {
-    fn wide_conv2d(
+impl<C: CheckpointStrategy> BatchedConv for Autodiff<Flex, C> {
+    fn batched_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         stride: usize,
         padding: usize,
     ) -> FloatTensor<Self> {
-        let forward =
-            |x, weight, bias| Flex::conv2d(x, weight, Some(bias), options(stride, padding));
-        match WideConvBackward
-            .prepare::<C>([x.node(), weight.node(), bias.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let (x, weight) = (x.primitive().clone(), weight.primitive().clone());
-                if output_pixels(&x, &weight, stride, padding) <= BATCHED_FORWARD_PIXELS {
-                    let (output, patches) =
-                        batched_forward(&x, &weight, bias.primitive(), stride, padding);
-                    return prep.finish((x, weight, stride, padding, Some(patches)), output);
-                }
-                let output = forward(x.clone(), weight.clone(), bias.into_primitive());
-                prep.finish((x, weight, stride, padding, None), output)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(forward(
-                x.into_primitive(),
-                weight.into_primitive(),
-                bias.into_primitive(),
-            )),
+        let layer = Layer::new(false, weight.primitive(), stride, padding);
+        record::<C>(layer, x, weight, bias)
+    }
+
+    fn batched_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        let layer = Layer::new(true, weight.primitive(), stride, padding);
+        record::<C>(layer, x, weight, bias)
+    }
+}
+
+/// The forward pass of `layer`, recorded with its backward pass when gradients are tracked.
+fn record<C: CheckpointStrategy>(
+    layer: Layer,
+    x: FloatTensor<Autodiff<Flex, C>>,
+    weight: FloatTensor<Autodiff<Flex, C>>,
+    bias: FloatTensor<Autodiff<Flex, C>>,
+) -> FloatTensor<Autodiff<Flex, C>> {
+    match LayerBackward
+        .prepare::<C>([x.node(), weight.node(), bias.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let (x, weight) = (x.primitive().clone(), weight.primitive().clone());
+            let output = layer.forward(&x, &weight, bias.primitive());
+            prep.finish((x, weight, layer), output)
+        }
+        OpsKind::UnTracked(prep) => {
+            prep.finish(layer.forward(x.primitive(), weight.primitive(), bias.primitive()))
         }
     }
 }
 
-/// Outputs of at most this many pixels per image and channel take the batched forward pass.
-const BATCHED_FORWARD_PIXELS: usize = 16;
-
-fn taps(weight: &FlexTensor, stride: usize, padding: usize) -> Taps {
-    Taps {
-        kernel: weight.layout().shape().dims::<4>()[2],
-        stride,
-        padding,
-    }
-}
-
-/// Output size per side of a square layer on `[.., .., h, w]` inputs.
-fn output_side(side: usize, kernel: usize, stride: usize, padding: usize) -> usize {
-    (side + 2 * padding - kernel) / stride + 1
-}
-
-fn output_pixels(x: &FlexTensor, weight: &FlexTensor, stride: usize, padding: usize) -> usize {
-    let [_, _, h, w] = x.layout().shape().dims::<4>();
-    let kernel = weight.layout().shape().dims::<4>()[2];
-    output_side(h, kernel, stride, padding) * output_side(w, kernel, stride, padding)
-}
-
-/// `W [c_out, c*k*k] x patches [c*k*k, n*oh*ow]` plus the bias; also returns the patches.
-fn batched_forward(
-    x: &FlexTensor,
-    weight: &FlexTensor,
-    bias: &FlexTensor,
-    stride: usize,
-    padding: usize,
-) -> (FlexTensor, FlexTensor) {
-    let [n, c, h, w] = x.layout().shape().dims::<4>();
-    let [c_out, _, kernel, _] = weight.layout().shape().dims::<4>();
-    let (oh, ow) = (
-        output_side(h, kernel, stride, padding),
-        output_side(w, kernel, stride, padding),
-    );
-    let patches = patch_rows(x, taps(weight, stride, padding), [oh, ow]);
-    let flat = weight
-        .clone()
-        .reshape(Shape::new([c_out, c * kernel * kernel]));
-    let y = Flex::float_matmul(flat, patches.clone());
-    let bias = bias.to_contiguous();
-    let bias = &bias.storage::<f32>()[bias.layout().start_offset()..][..c_out];
-    (batch_major(&y, [n, c_out, oh, ow], Some(bias)), patches)
-}
-
 #[derive(Debug)]
-struct WideConvBackward;
+struct LayerBackward;
 
-impl Backward<Flex, 3> for WideConvBackward {
-    /// The input, the weight, the stride, the padding and the input's patches when the
-    /// forward pass built them.
-    type State = (FlexTensor, FlexTensor, usize, usize, Option<FlexTensor>);
+impl Backward<Flex, 3> for LayerBackward {
+    /// The input, the weight and the layer.
+    type State = (FlexTensor, FlexTensor, Layer);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_weight, node_bias] = ops.parents;
         let grad = grads.consume::<Flex>(&ops.node);
-        let (x, weight, stride, padding, patches) = ops.state;
-        let [_, c_out, oh, ow] = grad.layout().shape().dims::<4>();
+        let (x, weight, layer) = ops.state;
         if let Some(node) = node_bias {
             grads.register::<Flex>(node.id, bias_gradient(&grad));
         }
-        if let Some(node) = node_weight {
-            let taps = taps(&weight, stride, padding);
-            let patches = patches.unwrap_or_else(|| patch_rows(&x, taps, [oh, ow]));
-            let [_, c, _, _] = x.layout().shape().dims::<4>();
-            let k = taps.kernel;
-            let dw = Flex::float_matmul(channel_major(&grad), patches.transpose(0, 1))
-                .reshape(Shape::new([c_out, c, k, k]));
-            grads.register::<Flex>(node.id, dw);
-        }
-        if let Some(node) = node_x {
-            // The batched form of this gradient (`W^T x dY`, scattered onto the input) was
-            // no faster than flex's kernel on the DCGAN shapes.
-            let dx = Flex::conv2d_x_backward(x, weight, grad, options(stride, padding));
+        let wanted = [node_x.is_some(), node_weight.is_some()];
+        let (dx, dw) = layer.gradients(x, weight, grad, wanted);
+        if let (Some(node), Some(dx)) = (node_x, dx) {
             grads.register::<Flex>(node.id, dx);
+        }
+        if let (Some(node), Some(dw)) = (node_weight, dw) {
+            grads.register::<Flex>(node.id, dw);
         }
     }
 }
@@ -188,8 +323,7 @@ pub(crate) fn is_flex_f32<const D: usize>(tensor: &Tensor<D>) -> bool {
     is_flex(&tensor.device()) && tensor.dtype() == burn::tensor::DType::F32
 }
 
-/// The convolution through the wide weight gradient. `device` must be a flex device and the
-/// tensors f32.
+/// The convolution through [`BatchedConv`]. The tensors must be f32 on a flex device.
 pub(crate) fn conv2d(
     x: Tensor<4>,
     weight: Tensor<4>,
@@ -197,7 +331,25 @@ pub(crate) fn conv2d(
     stride: usize,
     padding: usize,
 ) -> Tensor<4> {
-    Tensor::from_dispatch(<Dispatch as WideWeightGradConv>::wide_conv2d(
+    Tensor::from_dispatch(<Dispatch as BatchedConv>::batched_conv2d(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        stride,
+        padding,
+    ))
+}
+
+/// The transposed convolution through [`BatchedConv`]. The tensors must be f32 on a flex
+/// device.
+pub(crate) fn conv_transpose2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    stride: usize,
+    padding: usize,
+) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as BatchedConv>::batched_conv_transpose2d(
         x.into_dispatch(),
         weight.into_dispatch(),
         bias.into_dispatch(),

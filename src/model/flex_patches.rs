@@ -23,6 +23,11 @@ pub(super) struct Taps {
 }
 
 impl Taps {
+    /// Side of the small grid these taps read from a large grid of side `large`.
+    pub fn small_side(&self, large: usize) -> usize {
+        (large + 2 * self.padding - self.kernel) / self.stride + 1
+    }
+
     /// The large-grid coordinate tap `i` of small-grid coordinate `small` reads, if inside
     /// a large grid of `size`.
     fn source(&self, small: usize, i: usize, size: usize) -> Option<usize> {
@@ -65,18 +70,18 @@ pub(super) fn patch_rows(large: &FlexTensor, taps: Taps, [oh, ow]: [usize; 2]) -
 }
 
 /// The adjoint of [`patch_rows`]: `columns` (`[c * k * k, n * oh * ow]`, contiguous) added
-/// onto a large grid `[n, c, h, w]` that starts at `bias` per channel (0 without one).
+/// onto `out`, a large grid `[n, c, h, w]` of zeros, after filling it with `bias` per channel.
 pub(super) fn scatter_columns(
     columns: &FlexTensor,
     taps: Taps,
+    out: &mut [f32],
     [n, c, h, w]: [usize; 4],
     [oh, ow]: [usize; 2],
     bias: Option<&[f32]>,
-) -> FlexTensor {
+) {
     let columns = columns.to_contiguous();
     let columns = &columns.storage::<f32>()[columns.layout().start_offset()..];
     let (kernel, pixels) = (taps.kernel, oh * ow);
-    let mut out = vec![0f32; n * c * h * w];
     out.par_chunks_mut((h * w).max(1))
         .enumerate()
         .for_each(|(plane_index, plane)| {
@@ -102,7 +107,6 @@ pub(super) fn scatter_columns(
                 }
             }
         });
-    FlexTensor::from_data(TensorData::new(out, [n, c, h, w]))
 }
 
 /// `[n, c, h, w]` -> `[c, n * h * w]`: the layout the batched products take and give.
@@ -115,17 +119,17 @@ pub(super) fn channel_major(x: &FlexTensor) -> FlexTensor {
         .reshape(Shape::new([c, n * h * w]))
 }
 
-/// `[c, n * h * w]` -> `[n, c, h, w]`, the inverse of [`channel_major`], plus `bias` per
-/// channel when given.
+/// `[c, n * h * w]` -> `[n, c, h, w]` written to `out`, the inverse of [`channel_major`], plus
+/// `bias` per channel when given.
 pub(super) fn batch_major(
     x: &FlexTensor,
+    out: &mut [f32],
     [n, c, h, w]: [usize; 4],
     bias: Option<&[f32]>,
-) -> FlexTensor {
+) {
     let x = x.to_contiguous();
     let values = &x.storage::<f32>()[x.layout().start_offset()..][..n * c * h * w];
     let pixels = h * w;
-    let mut out = vec![0f32; n * c * pixels];
     out.par_chunks_mut(pixels.max(1))
         .enumerate()
         .for_each(|(plane_index, plane)| {
@@ -136,7 +140,6 @@ pub(super) fn batch_major(
                 *out = value + shift;
             }
         });
-    FlexTensor::from_data(TensorData::new(out, [n, c, h, w]))
 }
 
 /// A convolution's bias gradient: `[n, c, h, w]` summed over pixels, then images, as `[c]`.

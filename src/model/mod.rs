@@ -8,9 +8,9 @@ pub mod blocks;
 mod conv;
 pub mod dcgan;
 #[cfg(feature = "flex")]
-mod flex_conv;
+mod flex_batched;
 #[cfg(feature = "flex")]
-mod flex_conv_transpose;
+mod flex_conv;
 #[cfg(feature = "flex")]
 mod flex_maxout;
 #[cfg(feature = "flex")]

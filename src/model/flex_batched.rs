@@ -1,0 +1,276 @@
+//! A convolution's three matrix products, each over chunks of the batch, for flex.
+//!
+//! A square convolution reads a large grid (its input) into a small one (its output); a
+//! transposed convolution writes the small grid back onto the large one. Both layers store
+//! their weight as `[c_small, c_large, k, k]`, a matrix `M [c_small, c_large * k * k]`, and
+//! every pass of either layer is one of three products:
+//!
+//! - gather, `small = M x patches(large)`: a convolution's forward pass and a transposed
+//!   convolution's input gradient;
+//! - scatter, `large = col2im(M^T x small)`: a transposed convolution's forward pass and a
+//!   convolution's input gradient;
+//! - correlate, `dM = small x patches(large)^T`: both layers' weight gradients.
+//!
+//! Flex runs each image as its own thin product and packs the weight again for each. Here one
+//! product covers a chunk of images whose patch matrix is about [`CHUNK_BYTES`]: wide enough
+//! for gemm's widest kernels, small enough to stay in cache (one matrix over the whole batch
+//! is tens of MiB, and writing it cost more than the product on the DCGAN layers).
+//! `flex_conv` picks, product by product, where this beats flex's kernels.
+
+use std::ops::Range;
+
+use burn::backend::Flex;
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::FloatTensorOps;
+use burn::tensor::{Shape, Slice, TensorData};
+
+use super::flex_patches::{Taps, batch_major, channel_major, patch_rows, scatter_columns};
+
+/// Target size of one chunk's patch (or column) matrix.
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// Consecutive ranges of a batch of `n` images holding about `chunk_floats` floats each, at
+/// `floats_per_image` per image (at least one image per chunk).
+fn image_chunks(
+    n: usize,
+    floats_per_image: usize,
+    chunk_floats: usize,
+) -> impl Iterator<Item = Range<usize>> {
+    let images = (chunk_floats / floats_per_image.max(1)).max(1);
+    (0..n)
+        .step_by(images)
+        .map(move |start| start..(start + images).min(n))
+}
+
+/// Images `range` of `[n, c, h, w]` (a view, no copy).
+fn images(x: &FlexTensor, range: Range<usize>) -> FlexTensor {
+    let [_, c, h, w] = x.layout().shape().dims::<4>();
+    Flex::float_slice(
+        x.clone(),
+        &[
+            Slice::from(range),
+            Slice::from(0..c),
+            Slice::from(0..h),
+            Slice::from(0..w),
+        ],
+    )
+}
+
+/// `[c_small, c_large, k, k]` -> `[c_small, c_large * k * k]`.
+fn matrix(weight: &FlexTensor) -> FlexTensor {
+    let [c_small, c_large, kh, kw] = weight.layout().shape().dims::<4>();
+    weight
+        .clone()
+        .reshape(Shape::new([c_small, c_large * kh * kw]))
+}
+
+/// The values of a rank-1 `bias`.
+fn bias_values(bias: &FlexTensor) -> Vec<f32> {
+    let bias = bias.to_contiguous();
+    let count = bias.layout().shape().num_elements();
+    bias.storage::<f32>()[bias.layout().start_offset()..][..count].to_vec()
+}
+
+/// What one pass over `large`'s patches computes.
+pub(super) struct PatchProducts {
+    /// `M x patches`: `[n, c_small, oh, ow]`, when asked for.
+    pub gathered: Option<FlexTensor>,
+    /// `small x patches^T`, shaped like the weight `[c_small, c_large, k, k]`, when asked for.
+    pub correlated: Option<FlexTensor>,
+}
+
+/// Gathers `large` (`[n, c_large, h, w]`) through `gather`'s weight (plus its bias) and/or
+/// correlates it with `small` (`[n, c_small, oh, ow]`), building each chunk's patches once.
+pub(super) fn patch_products(
+    large: &FlexTensor,
+    taps: Taps,
+    gather: Option<(&FlexTensor, Option<&FlexTensor>)>,
+    correlate: Option<&FlexTensor>,
+) -> PatchProducts {
+    patch_products_in_chunks(large, taps, gather, correlate, CHUNK_BYTES / 4)
+}
+
+fn patch_products_in_chunks(
+    large: &FlexTensor,
+    taps: Taps,
+    gather: Option<(&FlexTensor, Option<&FlexTensor>)>,
+    correlate: Option<&FlexTensor>,
+    chunk_floats: usize,
+) -> PatchProducts {
+    let [n, c_large, h, w] = large.layout().shape().dims::<4>();
+    let small = [taps.small_side(h), taps.small_side(w)];
+    let pixels = small[0] * small[1];
+    let k = taps.kernel;
+    let gather = gather.map(|(weight, bias)| (matrix(weight), bias.map(bias_values)));
+    let c_small = match (&gather, correlate) {
+        (Some((m, _)), _) => m.layout().shape().dims::<2>()[0],
+        (None, Some(small)) => small.layout().shape().dims::<4>()[1],
+        (None, None) => 0,
+    };
+    let mut gathered = gather.as_ref().map(|_| vec![0f32; n * c_small * pixels]);
+    let mut correlated: Option<FlexTensor> = None;
+    for range in image_chunks(n, c_large * k * k * pixels, chunk_floats) {
+        let patches = patch_rows(&images(large, range.clone()), taps, small);
+        if let (Some((m, bias)), Some(out)) = (&gather, gathered.as_mut()) {
+            let values = Flex::float_matmul(m.clone(), patches.clone());
+            let out = &mut out[range.start * c_small * pixels..range.end * c_small * pixels];
+            let dims = [range.len(), c_small, small[0], small[1]];
+            batch_major(&values, out, dims, bias.as_deref());
+        }
+        if let Some(small_grid) = correlate {
+            let rows = channel_major(&images(small_grid, range.clone()));
+            let part = Flex::float_matmul(rows, patches.transpose(0, 1));
+            correlated = Some(match correlated {
+                Some(sum) => Flex::float_add(sum, part),
+                None => part,
+            });
+        }
+    }
+    PatchProducts {
+        gathered: gathered.map(|values| {
+            FlexTensor::from_data(TensorData::new(values, [n, c_small, small[0], small[1]]))
+        }),
+        correlated: correlate.map(|_| {
+            let sum = correlated.unwrap_or_else(|| {
+                FlexTensor::from_data(TensorData::new(
+                    vec![0f32; c_small * c_large * k * k],
+                    [c_small, c_large * k * k],
+                ))
+            });
+            sum.reshape(Shape::new([c_small, c_large, k, k]))
+        }),
+    }
+}
+
+/// `col2im(M^T x small)` onto a large grid of `large_side` (plus `bias` per channel):
+/// `small` is `[n, c_small, oh, ow]`, the result `[n, c_large, h, w]`.
+pub(super) fn scatter(
+    small: &FlexTensor,
+    weight: &FlexTensor,
+    bias: Option<&FlexTensor>,
+    taps: Taps,
+    large_side: [usize; 2],
+) -> FlexTensor {
+    scatter_in_chunks(small, weight, bias, taps, large_side, CHUNK_BYTES / 4)
+}
+
+fn scatter_in_chunks(
+    small: &FlexTensor,
+    weight: &FlexTensor,
+    bias: Option<&FlexTensor>,
+    taps: Taps,
+    [h, w]: [usize; 2],
+    chunk_floats: usize,
+) -> FlexTensor {
+    let [n, _, oh, ow] = small.layout().shape().dims::<4>();
+    let [_, c_large, k, _] = weight.layout().shape().dims::<4>();
+    let columns_of = matrix(weight).transpose(0, 1);
+    let bias = bias.map(bias_values);
+    let mut out = vec![0f32; n * c_large * h * w];
+    for range in image_chunks(n, c_large * k * k * oh * ow, chunk_floats) {
+        let columns = Flex::float_matmul(
+            columns_of.clone(),
+            channel_major(&images(small, range.clone())),
+        );
+        let plane = c_large * h * w;
+        scatter_columns(
+            &columns,
+            taps,
+            &mut out[range.start * plane..range.end * plane],
+            [range.len(), c_large, h, w],
+            [oh, ow],
+            bias.as_deref(),
+        );
+    }
+    FlexTensor::from_data(TensorData::new(out, [n, c_large, h, w]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::ops::ModuleOps;
+    use burn::tensor::ops::ConvOptions;
+
+    fn tensor(shape: [usize; 4], seed: u32) -> FlexTensor {
+        let count = shape.iter().product::<usize>() as u32;
+        let values = (0..count)
+            .map(|i| {
+                ((i.wrapping_mul(2654435761) ^ seed.wrapping_mul(40503)) % 1000) as f32 / 500.0
+                    - 1.0
+            })
+            .collect::<Vec<_>>();
+        FlexTensor::from_data(TensorData::new(values, shape))
+    }
+
+    fn values(x: FlexTensor) -> Vec<f32> {
+        let x = x.to_contiguous();
+        let count = x.layout().shape().num_elements();
+        x.storage::<f32>()[x.layout().start_offset()..][..count].to_vec()
+    }
+
+    fn assert_close(ours: FlexTensor, expected: FlexTensor) {
+        assert_eq!(ours.layout().shape(), expected.layout().shape());
+        for (a, b) in values(ours).iter().zip(values(expected)) {
+            assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{a} against {b}");
+        }
+    }
+
+    /// Chunks of one image, of two (with a short last chunk) and of the whole batch give
+    /// flex's convolution, its input gradient and its weight gradient.
+    #[test]
+    fn every_chunking_matches_flex() {
+        let taps = Taps {
+            kernel: 4,
+            stride: 2,
+            padding: 1,
+        };
+        let options = ConvOptions::new([2, 2], [1, 1], [1, 1], 1);
+        let (x, weight, bias) = (
+            tensor([5, 3, 8, 8], 1),
+            tensor([4, 3, 4, 4], 2),
+            tensor([1, 1, 1, 4], 3),
+        );
+        let bias = bias.reshape(Shape::new([4]));
+        let grad = tensor([5, 4, 4, 4], 4);
+        let per_image = 3 * 16 * 16;
+        for chunk_floats in [1, 2 * per_image, 100 * per_image] {
+            let products = patch_products_in_chunks(
+                &x,
+                taps,
+                Some((&weight, Some(&bias))),
+                Some(&grad),
+                chunk_floats,
+            );
+            let expected = Flex::conv2d(
+                x.clone(),
+                weight.clone(),
+                Some(bias.clone()),
+                options.clone(),
+            );
+            assert_close(products.gathered.unwrap(), expected);
+            let expected = Flex::conv2d_weight_backward(
+                x.clone(),
+                weight.clone(),
+                grad.clone(),
+                options.clone(),
+            );
+            assert_close(products.correlated.unwrap(), expected);
+            let scattered = scatter_in_chunks(&grad, &weight, None, taps, [8, 8], chunk_floats);
+            let expected =
+                Flex::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone());
+            assert_close(scattered, expected);
+        }
+    }
+
+    #[test]
+    fn chunks_cover_the_batch_once() {
+        let ranges: Vec<_> = image_chunks(7, 10, 25).collect();
+        assert_eq!(ranges, vec![0..2, 2..4, 4..6, 6..7]);
+        assert_eq!(image_chunks(0, 10, 25).count(), 0);
+        assert_eq!(
+            image_chunks(3, 10, 5).count(),
+            3,
+            "at least one image per chunk"
+        );
+    }
+}
