@@ -8,6 +8,8 @@
 //! matrix products over the batch, which gemm runs far better than flex's one thin product per
 //! image when the small grid has few pixels (`flex_conv`, `flex_conv_transpose`).
 
+use std::ops::Range;
+
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::FloatTensorOps;
@@ -28,12 +30,20 @@ impl Taps {
         (large + 2 * self.padding - self.kernel) / self.stride + 1
     }
 
-    /// The large-grid coordinate tap `i` of small-grid coordinate `small` reads, if inside
-    /// a large grid of `size`.
-    fn source(&self, small: usize, i: usize, size: usize) -> Option<usize> {
-        (small * self.stride + i)
-            .checked_sub(self.padding)
-            .filter(|&v| v < size)
+    /// The small-grid coordinates (of `small` in all) whose tap `i` lands inside a large grid
+    /// of `large`, and the large coordinate the first of them lands on; the next ones follow
+    /// `stride` apart. Computing the range once keeps bounds tests out of the inner loops.
+    fn inside(&self, i: usize, small: usize, large: usize) -> (Range<usize>, usize) {
+        let start = self.padding.saturating_sub(i).div_ceil(self.stride);
+        let end = (large + self.padding)
+            .saturating_sub(i)
+            .div_ceil(self.stride)
+            .min(small)
+            .max(start);
+        (
+            start..end,
+            (start * self.stride + i).saturating_sub(self.padding),
+        )
     }
 }
 
@@ -51,17 +61,19 @@ pub(super) fn patch_rows(large: &FlexTensor, taps: Taps, [oh, ow]: [usize; 2]) -
         .for_each(|(row_index, row)| {
             let channel = row_index / (kernel * kernel);
             let (i, j) = ((row_index / kernel) % kernel, row_index % kernel);
+            let (ys, first_y) = taps.inside(i, oh, h);
+            let (xs, first_x) = taps.inside(j, ow, w);
+            if xs.is_empty() {
+                return; // this tap reads only padding
+            }
             for (image, out) in row.chunks_mut(pixels).enumerate() {
                 let plane = &values[(image * c + channel) * h * w..][..h * w];
-                for (y, out_row) in out.chunks_mut(ow).enumerate() {
-                    let Some(source_y) = taps.source(y, i, h) else {
-                        continue;
-                    };
-                    let source = &plane[source_y * w..][..w];
-                    for (x, value) in out_row.iter_mut().enumerate() {
-                        if let Some(source_x) = taps.source(x, j, w) {
-                            *value = source[source_x];
-                        }
+                for (step, y) in ys.clone().enumerate() {
+                    let source_y = first_y + step * taps.stride;
+                    let source = &plane[source_y * w + first_x..(source_y + 1) * w];
+                    let out = &mut out[y * ow..][xs.clone()];
+                    for (value, source) in out.iter_mut().zip(source.iter().step_by(taps.stride)) {
+                        *value = *source;
                     }
                 }
             }
@@ -90,18 +102,20 @@ pub(super) fn scatter_columns(
                 plane.fill(bias[channel]);
             }
             for i in 0..kernel {
+                let (ys, first_y) = taps.inside(i, oh, h);
                 for j in 0..kernel {
+                    let (xs, first_x) = taps.inside(j, ow, w);
+                    if xs.is_empty() {
+                        continue; // this tap lands only in the padding
+                    }
                     let row = (channel * kernel + i) * kernel + j;
                     let source = &columns[row * n * pixels + image * pixels..][..pixels];
-                    for (y, values) in source.chunks_exact(ow).enumerate() {
-                        let Some(target_y) = taps.source(y, i, h) else {
-                            continue;
-                        };
-                        let target = &mut plane[target_y * w..][..w];
-                        for (x, value) in values.iter().enumerate() {
-                            if let Some(target_x) = taps.source(x, j, w) {
-                                target[target_x] += value;
-                            }
+                    for (step, y) in ys.clone().enumerate() {
+                        let target_y = first_y + step * taps.stride;
+                        let target = &mut plane[target_y * w + first_x..(target_y + 1) * w];
+                        let values = &source[y * ow..][xs.clone()];
+                        for (target, value) in target.iter_mut().step_by(taps.stride).zip(values) {
+                            *target += value;
                         }
                     }
                 }
@@ -148,4 +162,84 @@ pub(super) fn bias_gradient(grad: &FlexTensor) -> FlexTensor {
     let [n, c, h, w] = grad.layout().shape().dims::<4>();
     let per_pixel = grad.clone().reshape(Shape::new([n, c, h * w]));
     Flex::float_sum_dim(Flex::float_sum_dim(per_pixel, 2), 0).reshape(Shape::new([c]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(count: usize, seed: usize) -> Vec<f32> {
+        (0..count)
+            .map(|i| ((i * 7919 + seed * 104_729) % 997) as f32 / 498.5 - 1.0)
+            .collect()
+    }
+
+    /// Against a direct reading of the definition, on geometries whose taps fall partly or
+    /// wholly in the padding; and `scatter_columns` is `patch_rows`' adjoint:
+    /// `<patches(x), y> = <x, scatter(y)>`.
+    #[test]
+    fn patches_read_the_taps_and_scatter_is_their_adjoint() {
+        // (kernel, stride, padding, large height, large width)
+        for (kernel, stride, padding, h, w) in [
+            (4, 2, 1, 8, 8),
+            (3, 1, 1, 5, 4),
+            (5, 1, 3, 2, 3),
+            (3, 2, 1, 2, 2),
+            (2, 3, 0, 7, 5),
+        ] {
+            let taps = Taps {
+                kernel,
+                stride,
+                padding,
+            };
+            let (n, c) = (2, 3);
+            let (oh, ow) = (taps.small_side(h), taps.small_side(w));
+            let x = values(n * c * h * w, 1);
+            let large = FlexTensor::from_data(TensorData::new(x.clone(), [n, c, h, w]));
+            let patches = patch_rows(&large, taps, [oh, ow]);
+            let patches = patches.storage::<f32>().to_vec();
+            let (rows, columns) = (c * kernel * kernel, n * oh * ow);
+            for row in 0..rows {
+                let (channel, i, j) = (
+                    row / (kernel * kernel),
+                    (row / kernel) % kernel,
+                    row % kernel,
+                );
+                for column in 0..columns {
+                    let (image, y, x_small) = (column / (oh * ow), (column / ow) % oh, column % ow);
+                    let source_y = (y * stride + i) as isize - padding as isize;
+                    let source_x = (x_small * stride + j) as isize - padding as isize;
+                    let inside =
+                        (0..h as isize).contains(&source_y) && (0..w as isize).contains(&source_x);
+                    let expected = match inside {
+                        true => {
+                            x[((image * c + channel) * h + source_y as usize) * w
+                                + source_x as usize]
+                        }
+                        false => 0.0,
+                    };
+                    assert_eq!(
+                        patches[row * columns + column],
+                        expected,
+                        "k{kernel} s{stride} p{padding}"
+                    );
+                }
+            }
+            let y = values(rows * columns, 2);
+            let column_matrix = FlexTensor::from_data(TensorData::new(y.clone(), [rows, columns]));
+            let mut scattered = vec![0f32; n * c * h * w];
+            scatter_columns(
+                &column_matrix,
+                taps,
+                &mut scattered,
+                [n, c, h, w],
+                [oh, ow],
+                None,
+            );
+            let dot =
+                |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(a, b)| (a * b) as f64).sum::<f64>();
+            let (left, right) = (dot(&patches, &y), dot(&x, &scattered));
+            assert!((left - right).abs() < 1e-3, "{left} against {right}");
+        }
+    }
 }
