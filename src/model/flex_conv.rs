@@ -5,7 +5,7 @@
 //! "Images"), with flex's kernel kept wherever it was as fast:
 //!
 //! - a convolution's forward pass for strided layers, few input channels or small outputs;
-//!   its weight gradient for few input channels or outputs of at most 8 x 8; its input
+//!   its weight gradient for stride-1 layers, few input channels or small outputs; its input
 //!   gradient for small outputs only (on larger ones flex's kernel keeps each image's columns
 //!   in cache, which the batched scatter does not);
 //! - a transposed convolution's forward pass for small inputs; both its gradients always,
@@ -58,9 +58,6 @@ const FEW_INPUT_CHANNELS: usize = 4;
 /// Grids of at most this many pixels (4 x 4) are small.
 const SMALL_GRID_PIXELS: usize = 16;
 
-/// Convolution outputs of at most this many pixels (8 x 8) take the product weight gradient.
-const MEDIUM_GRID_PIXELS: usize = 64;
-
 /// Which of a convolution's passes run as batched products; the others are flex's kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Routes {
@@ -76,7 +73,7 @@ impl Routes {
         let small = out_pixels <= SMALL_GRID_PIXELS;
         Routes {
             forward: stride > 1 || few_channels || small,
-            weight_gradient: few_channels || out_pixels <= MEDIUM_GRID_PIXELS,
+            weight_gradient: stride == 1 || few_channels || small,
             input_gradient: small,
         }
     }
@@ -88,11 +85,6 @@ impl Routes {
             weight_gradient: true,
             input_gradient: true,
         }
-    }
-
-    /// Whether any pass takes the products.
-    pub(crate) fn any(self) -> bool {
-        self.forward || self.weight_gradient || self.input_gradient
     }
 }
 
