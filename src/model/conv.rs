@@ -12,7 +12,8 @@
 //!   product gives every tap's contribution at every pixel (`c_out` numbers per tap), and the
 //!   output is the sum of those contributions shifted into place.
 //!
-//! Elsewhere Burn's own kernels win, so only these layers take the other paths.
+//! Elsewhere Burn's own kernels win, so only these layers take the other paths. On flex,
+//! `flex_conv`'s batched products beat the tiny-output form too and take precedence over it.
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
@@ -94,14 +95,15 @@ enum Plan {
     },
 }
 
-/// The form for `conv` on `[height, width]` inputs, if any.
+/// The form for `conv` on `[height, width]` inputs, if any. On flex the shifted taps, then
+/// the batched products, come first.
 fn plan(conv: &Conv2d, input: [usize; 2]) -> Option<Plan> {
-    let plan = tiny_output(conv, input)
-        .map(Plan::TinyOutput)
-        .or_else(|| few_channels(conv, input).map(Plan::FewChannels));
+    let few = || few_channels(conv, input).map(Plan::FewChannels);
     #[cfg(feature = "flex")]
-    let plan = plan.or_else(|| batched(conv, input));
-    plan
+    if let Some(plan) = few().or_else(|| batched(conv, input)) {
+        return Some(plan);
+    }
+    tiny_output(conv, input).map(Plan::TinyOutput).or_else(few)
 }
 
 /// On flex, a plain square f32 layer with bias and the same padding on every side: `flex_conv`
@@ -310,14 +312,16 @@ mod tests {
             let x = normal_tensor(&mut seeded(2), 3, cin * side * side, &device)
                 .reshape([3, cin, side, side])
                 .require_grad();
-            let takes_tiny_path = match plan(&conv, [side, side]) {
-                Some(Plan::TinyOutput(_)) => true,
-                Some(Plan::FewChannels(_)) => false,
-                _ => panic!("the case must take a matrix-product path"),
+            // Each form is called directly: on flex `plan` prefers the batched products.
+            let ours = match (
+                tiny_output(&conv, [side, side]),
+                few_channels(&conv, [side, side]),
+            ) {
+                (Some(geometry), _) if tiny => conv2d_as_matmul(&conv, x.clone(), geometry),
+                (_, Some(geometry)) if !tiny => conv2d_as_shifted_taps(&conv, x.clone(), geometry),
+                _ => panic!("{cin} -> {cout} on {side} must take the expected form"),
             };
-            assert_eq!(takes_tiny_path, tiny, "plan of {cin} -> {cout} on {side}");
             let expected = conv.forward(x.clone());
-            let ours = conv2d_forward(&conv, x.clone());
             let bias = conv.bias.as_ref().unwrap();
             assert_layer_matches(ours, expected, &x, &conv.weight, bias, 3);
         }
@@ -343,6 +347,7 @@ mod tests {
             (6, 5, 7, 3, 1, routes(false, true, false)), // 7 x 7 stride-1 output
             (3, 8, 18, 4, 2, routes(true, true, false)), // 3 input channels, 9 x 9 output
             (6, 5, 8, 4, 2, routes(true, true, true)),   // 4 x 4 output
+            (6, 5, 4, 4, 2, routes(true, true, true)),   // 2 x 2: also a tiny output
             (6, 5, 16, 4, 2, routes(true, false, false)), // 8 x 8 output of a strided layer
         ] {
             let conv = init::conv2d(&mut seeded(4), [cin, cout], kernel, stride, 1, &device);
