@@ -12,9 +12,9 @@
 //! - correlate, `dM = small x patches(large)^T`: both layers' weight gradients.
 //!
 //! Flex runs each image as its own thin product and packs the weight again for each. Here one
-//! product covers a chunk of images whose patch matrix is about [`CHUNK_BYTES`]: wide enough
-//! for gemm's widest kernels, small enough to stay in cache (one matrix over the whole batch
-//! is tens of MiB, and writing it cost more than the product on the DCGAN layers).
+//! product covers a chunk of images ([`CHUNKING`]): wide enough for gemm's widest kernels,
+//! small enough to stay in cache (one matrix over the whole batch is tens of MiB, and writing
+//! it cost more than the product on the DCGAN layers).
 //! `flex_conv` picks, product by product, where this beats flex's kernels.
 
 use std::ops::Range;
@@ -26,17 +26,32 @@ use burn::tensor::{Shape, Slice, TensorData};
 
 use super::flex_patches::{Taps, batch_major, channel_major, patch_rows, scatter_columns};
 
-/// Target size of one chunk's patch (or column) matrix.
-const CHUNK_BYTES: usize = 4 << 20;
+/// How many images one product covers.
+#[derive(Debug, Clone, Copy)]
+struct Chunking {
+    /// Target size of a chunk's patch (or column) matrix, in floats.
+    floats: usize,
+    /// Fewest small-grid pixels (matrix columns) per chunk.
+    min_pixels: usize,
+}
 
-/// Consecutive ranges of a batch of `n` images holding about `chunk_floats` floats each, at
-/// `floats_per_image` per image (at least one image per chunk).
+/// Matrices of about 2 MiB stay in cache, but a weight gradient's inner dimension (the chunk's
+/// pixels) below 256 sends gemm to its narrow kernels (measured on the DCGAN layers).
+const CHUNKING: Chunking = Chunking {
+    floats: (2 << 20) / 4,
+    min_pixels: 256,
+};
+
+/// Consecutive ranges of a batch of `n` images with `floats_per_image` patch floats and
+/// `pixels` small-grid pixels each, as `chunking` asks (and at least one image per chunk).
 fn image_chunks(
     n: usize,
-    floats_per_image: usize,
-    chunk_floats: usize,
+    [floats_per_image, pixels]: [usize; 2],
+    chunking: Chunking,
 ) -> impl Iterator<Item = Range<usize>> {
-    let images = (chunk_floats / floats_per_image.max(1)).max(1);
+    let images = (chunking.floats / floats_per_image.max(1))
+        .max(chunking.min_pixels.div_ceil(pixels.max(1)))
+        .max(1);
     (0..n)
         .step_by(images)
         .map(move |start| start..(start + images).min(n))
@@ -87,7 +102,7 @@ pub(super) fn patch_products(
     gather: Option<(&FlexTensor, Option<&FlexTensor>)>,
     correlate: Option<&FlexTensor>,
 ) -> PatchProducts {
-    patch_products_in_chunks(large, taps, gather, correlate, CHUNK_BYTES / 4)
+    patch_products_in_chunks(large, taps, gather, correlate, CHUNKING)
 }
 
 fn patch_products_in_chunks(
@@ -95,7 +110,7 @@ fn patch_products_in_chunks(
     taps: Taps,
     gather: Option<(&FlexTensor, Option<&FlexTensor>)>,
     correlate: Option<&FlexTensor>,
-    chunk_floats: usize,
+    chunking: Chunking,
 ) -> PatchProducts {
     let [n, c_large, h, w] = large.layout().shape().dims::<4>();
     let small = [taps.small_side(h), taps.small_side(w)];
@@ -109,7 +124,7 @@ fn patch_products_in_chunks(
     };
     let mut gathered = gather.as_ref().map(|_| vec![0f32; n * c_small * pixels]);
     let mut correlated: Option<FlexTensor> = None;
-    for range in image_chunks(n, c_large * k * k * pixels, chunk_floats) {
+    for range in image_chunks(n, [c_large * k * k * pixels, pixels], chunking) {
         let patches = patch_rows(&images(large, range.clone()), taps, small);
         if let (Some((m, bias)), Some(out)) = (&gather, gathered.as_mut()) {
             let values = Flex::float_matmul(m.clone(), patches.clone());
@@ -151,7 +166,7 @@ pub(super) fn scatter(
     taps: Taps,
     large_side: [usize; 2],
 ) -> FlexTensor {
-    scatter_in_chunks(small, weight, bias, taps, large_side, CHUNK_BYTES / 4)
+    scatter_in_chunks(small, weight, bias, taps, large_side, CHUNKING)
 }
 
 fn scatter_in_chunks(
@@ -160,14 +175,14 @@ fn scatter_in_chunks(
     bias: Option<&FlexTensor>,
     taps: Taps,
     [h, w]: [usize; 2],
-    chunk_floats: usize,
+    chunking: Chunking,
 ) -> FlexTensor {
     let [n, _, oh, ow] = small.layout().shape().dims::<4>();
     let [_, c_large, k, _] = weight.layout().shape().dims::<4>();
     let columns_of = matrix(weight).transpose(0, 1);
     let bias = bias.map(bias_values);
     let mut out = vec![0f32; n * c_large * h * w];
-    for range in image_chunks(n, c_large * k * k * oh * ow, chunk_floats) {
+    for range in image_chunks(n, [c_large * k * k * oh * ow, oh * ow], chunking) {
         let columns = Flex::float_matmul(
             columns_of.clone(),
             channel_major(&images(small, range.clone())),
@@ -233,13 +248,17 @@ mod tests {
         let bias = bias.reshape(Shape::new([4]));
         let grad = tensor([5, 4, 4, 4], 4);
         let per_image = 3 * 16 * 16;
-        for chunk_floats in [1, 2 * per_image, 100 * per_image] {
+        for floats in [1, 2 * per_image, 100 * per_image] {
+            let chunking = Chunking {
+                floats,
+                min_pixels: 1,
+            };
             let products = patch_products_in_chunks(
                 &x,
                 taps,
                 Some((&weight, Some(&bias))),
                 Some(&grad),
-                chunk_floats,
+                chunking,
             );
             let expected = Flex::conv2d(
                 x.clone(),
@@ -255,7 +274,7 @@ mod tests {
                 options.clone(),
             );
             assert_close(products.correlated.unwrap(), expected);
-            let scattered = scatter_in_chunks(&grad, &weight, None, taps, [8, 8], chunk_floats);
+            let scattered = scatter_in_chunks(&grad, &weight, None, taps, [8, 8], chunking);
             let expected =
                 Flex::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone());
             assert_close(scattered, expected);
@@ -264,13 +283,27 @@ mod tests {
 
     #[test]
     fn chunks_cover_the_batch_once() {
-        let ranges: Vec<_> = image_chunks(7, 10, 25).collect();
+        let by_floats = Chunking {
+            floats: 25,
+            min_pixels: 1,
+        };
+        let ranges: Vec<_> = image_chunks(7, [10, 4], by_floats).collect();
         assert_eq!(ranges, vec![0..2, 2..4, 4..6, 6..7]);
-        assert_eq!(image_chunks(0, 10, 25).count(), 0);
+        assert_eq!(image_chunks(0, [10, 4], by_floats).count(), 0);
+        let tiny = Chunking {
+            floats: 5,
+            min_pixels: 1,
+        };
         assert_eq!(
-            image_chunks(3, 10, 5).count(),
+            image_chunks(3, [10, 4], tiny).count(),
             3,
-            "at least one image per chunk"
+            "one image at least"
         );
+        let by_pixels = Chunking {
+            floats: 25,
+            min_pixels: 10,
+        };
+        let ranges: Vec<_> = image_chunks(7, [10, 4], by_pixels).collect();
+        assert_eq!(ranges, vec![0..3, 3..6, 6..7], "10 pixels need 3 images");
     }
 }
