@@ -348,7 +348,7 @@ mod tests {
             (3, 8, 18, 4, 2, routes(true, true, false)), // 3 input channels, 9 x 9 output
             (6, 5, 8, 4, 2, routes(true, true, true)),   // 4 x 4 output
             (6, 5, 4, 4, 2, routes(true, true, true)),   // 2 x 2: also a tiny output
-            (6, 5, 16, 4, 2, routes(true, false, false)), // 8 x 8 output of a strided layer
+            (6, 5, 16, 4, 2, routes(true, true, false)), // 8 x 8 output of a strided layer
         ] {
             let conv = init::conv2d(&mut seeded(4), [cin, cout], kernel, stride, 1, &device);
             let out_side = (side + 2 - kernel) / stride + 1;

@@ -5,9 +5,8 @@
 //! "Images"), with flex's kernel kept wherever it was as fast:
 //!
 //! - a convolution's forward pass for strided layers, few input channels or small outputs;
-//!   its weight gradient for stride-1 layers, few input channels or small outputs; its input
-//!   gradient for small outputs only (on larger ones flex's kernel keeps each image's columns
-//!   in cache, which the batched scatter does not);
+//!   its weight gradient always; its input gradient for small outputs only (on larger ones
+//!   flex's kernel keeps each image's columns in cache, which the batched scatter does not);
 //! - a transposed convolution's forward pass for small inputs; both its gradients always,
 //!   from one set of patches of the upstream gradient.
 //!
@@ -73,7 +72,7 @@ impl Routes {
         let small = out_pixels <= SMALL_GRID_PIXELS;
         Routes {
             forward: stride > 1 || few_channels || small,
-            weight_gradient: stride == 1 || few_channels || small,
+            weight_gradient: true,
             input_gradient: small,
         }
     }
