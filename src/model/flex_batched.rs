@@ -24,6 +24,8 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::ops::FloatTensorOps;
 use burn::tensor::{Shape, Slice, TensorData};
 
+use rayon::prelude::*;
+
 use super::flex_patches::{Taps, batch_major, channel_major, patch_rows, scatter_columns};
 
 /// How many images one product covers.
@@ -42,19 +44,17 @@ const CHUNKING: Chunking = Chunking {
     min_pixels: 256,
 };
 
-/// Consecutive ranges of a batch of `n` images with `floats_per_image` patch floats and
-/// `pixels` small-grid pixels each, as `chunking` asks (and at least one image per chunk).
-fn image_chunks(
-    n: usize,
-    [floats_per_image, pixels]: [usize; 2],
-    chunking: Chunking,
-) -> impl Iterator<Item = Range<usize>> {
-    let images = (chunking.floats / floats_per_image.max(1))
+/// Images per chunk for images of `floats_per_image` patch floats and `pixels` small-grid
+/// pixels each, as `chunking` asks (at least one).
+fn images_per_chunk([floats_per_image, pixels]: [usize; 2], chunking: Chunking) -> usize {
+    (chunking.floats / floats_per_image.max(1))
         .max(chunking.min_pixels.div_ceil(pixels.max(1)))
-        .max(1);
-    (0..n)
-        .step_by(images)
-        .map(move |start| start..(start + images).min(n))
+        .max(1)
+}
+
+/// Chunk `index` of a batch of `n` images, `per_chunk` images to a chunk.
+fn chunk(index: usize, per_chunk: usize, n: usize) -> Range<usize> {
+    index * per_chunk..((index + 1) * per_chunk).min(n)
 }
 
 /// Images `range` of `[n, c, h, w]` (a view, no copy).
@@ -122,25 +122,35 @@ fn patch_products_in_chunks(
         (None, Some(small)) => small.layout().shape().dims::<4>()[1],
         (None, None) => 0,
     };
-    let mut gathered = gather.as_ref().map(|_| vec![0f32; n * c_small * pixels]);
-    let mut correlated: Option<FlexTensor> = None;
-    for range in image_chunks(n, [c_large * k * k * pixels, pixels], chunking) {
+    let per_chunk = images_per_chunk([c_large * k * k * pixels, pixels], chunking);
+    // One chunk per task: its patches are built and used by the same core, in its cache.
+    let products = |index: usize, out: Option<&mut [f32]>| {
+        let range = chunk(index, per_chunk, n);
         let patches = patch_rows(&images(large, range.clone()), taps, small);
-        if let (Some((m, bias)), Some(out)) = (&gather, gathered.as_mut()) {
+        if let (Some((m, bias)), Some(out)) = (&gather, out) {
             let values = Flex::float_matmul(m.clone(), patches.clone());
-            let out = &mut out[range.start * c_small * pixels..range.end * c_small * pixels];
             let dims = [range.len(), c_small, small[0], small[1]];
             batch_major(&values, out, dims, bias.as_deref());
         }
-        if let Some(small_grid) = correlate {
-            let rows = channel_major(&images(small_grid, range.clone()));
-            let part = Flex::float_matmul(rows, patches.transpose(0, 1));
-            correlated = Some(match correlated {
-                Some(sum) => Flex::float_add(sum, part),
-                None => part,
-            });
-        }
-    }
+        correlate.map(|small_grid| {
+            let rows = channel_major(&images(small_grid, range));
+            Flex::float_matmul(rows, patches.transpose(0, 1))
+        })
+    };
+    let mut gathered = gather.as_ref().map(|_| vec![0f32; n * c_small * pixels]);
+    let parts: Vec<Option<FlexTensor>> = match gathered.as_mut() {
+        Some(out) => out
+            .par_chunks_mut((per_chunk * c_small * pixels).max(1))
+            .enumerate()
+            .map(|(index, out)| products(index, Some(out)))
+            .collect(),
+        None => (0..n.div_ceil(per_chunk))
+            .into_par_iter()
+            .map(|index| products(index, None))
+            .collect(),
+    };
+    // Summed in chunk order, so the result does not depend on the thread count or timing.
+    let correlated = parts.into_iter().flatten().reduce(Flex::float_add);
     PatchProducts {
         gathered: gathered.map(|values| {
             FlexTensor::from_data(TensorData::new(values, [n, c_small, small[0], small[1]]))
@@ -181,22 +191,20 @@ fn scatter_in_chunks(
     let [_, c_large, k, _] = weight.layout().shape().dims::<4>();
     let columns_of = matrix(weight).transpose(0, 1);
     let bias = bias.map(bias_values);
-    let mut out = vec![0f32; n * c_large * h * w];
-    for range in image_chunks(n, [c_large * k * k * oh * ow, oh * ow], chunking) {
-        let columns = Flex::float_matmul(
-            columns_of.clone(),
-            channel_major(&images(small, range.clone())),
-        );
-        let plane = c_large * h * w;
-        scatter_columns(
-            &columns,
-            taps,
-            &mut out[range.start * plane..range.end * plane],
-            [range.len(), c_large, h, w],
-            [oh, ow],
-            bias.as_deref(),
-        );
-    }
+    let per_chunk = images_per_chunk([c_large * k * k * oh * ow, oh * ow], chunking);
+    let plane = c_large * h * w;
+    let mut out = vec![0f32; n * plane];
+    out.par_chunks_mut((per_chunk * plane).max(1))
+        .enumerate()
+        .for_each(|(index, out)| {
+            let range = chunk(index, per_chunk, n);
+            let columns = Flex::float_matmul(
+                columns_of.clone(),
+                channel_major(&images(small, range.clone())),
+            );
+            let dims = [range.len(), c_large, h, w];
+            scatter_columns(&columns, taps, out, dims, [oh, ow], bias.as_deref());
+        });
     FlexTensor::from_data(TensorData::new(out, [n, c_large, h, w]))
 }
 
@@ -287,23 +295,22 @@ mod tests {
             floats: 25,
             min_pixels: 1,
         };
-        let ranges: Vec<_> = image_chunks(7, [10, 4], by_floats).collect();
+        let per_chunk = images_per_chunk([10, 4], by_floats);
+        let ranges: Vec<_> = (0..4).map(|i| chunk(i, per_chunk, 7)).collect();
         assert_eq!(ranges, vec![0..2, 2..4, 4..6, 6..7]);
-        assert_eq!(image_chunks(0, [10, 4], by_floats).count(), 0);
         let tiny = Chunking {
             floats: 5,
             min_pixels: 1,
         };
-        assert_eq!(
-            image_chunks(3, [10, 4], tiny).count(),
-            3,
-            "one image at least"
-        );
+        assert_eq!(images_per_chunk([10, 4], tiny), 1, "one image at least");
         let by_pixels = Chunking {
             floats: 25,
             min_pixels: 10,
         };
-        let ranges: Vec<_> = image_chunks(7, [10, 4], by_pixels).collect();
-        assert_eq!(ranges, vec![0..3, 3..6, 6..7], "10 pixels need 3 images");
+        assert_eq!(
+            images_per_chunk([10, 4], by_pixels),
+            3,
+            "10 pixels need 3 images"
+        );
     }
 }
