@@ -105,6 +105,25 @@ pub(super) fn patch_products(
     patch_products_in_chunks(large, taps, gather, correlate, CHUNKING)
 }
 
+/// `M x patches(large)` plus `bias`: `[n, c_small, oh, ow]` (a convolution's forward pass).
+pub(super) fn gather(
+    large: &FlexTensor,
+    weight: &FlexTensor,
+    bias: Option<&FlexTensor>,
+    taps: Taps,
+) -> FlexTensor {
+    patch_products(large, taps, Some((weight, bias)), None)
+        .gathered
+        .expect("a gather was asked for")
+}
+
+/// `small x patches(large)^T` as `[c_small, c_large, k, k]` (a convolution's weight gradient).
+pub(super) fn correlate(large: &FlexTensor, small: &FlexTensor, taps: Taps) -> FlexTensor {
+    patch_products(large, taps, None, Some(small))
+        .correlated
+        .expect("a correlation was asked for")
+}
+
 fn patch_products_in_chunks(
     large: &FlexTensor,
     taps: Taps,

@@ -1,14 +1,13 @@
 //! Convolutions and transposed convolutions whose passes run as matrix products over chunks of
 //! the batch (`flex_batched`) where that beats flex's own kernels, for Burn's flex backend.
 //!
-//! Which passes take the products was measured layer by layer on the DCGAN shapes (README,
-//! "Images"), with flex's kernel kept wherever it was as fast:
-//!
-//! - a convolution's forward pass for strided layers, few input channels or small outputs;
-//!   its weight gradient always; its input gradient for small outputs only (on larger ones
-//!   flex's kernel keeps each image's columns in cache, which the batched scatter does not);
-//! - a transposed convolution's forward pass for small inputs; both its gradients always,
-//!   from one set of patches of the upstream gradient.
+//! Measured pass by pass on the DCGAN layers (README, "Images"): gathers and correlations beat
+//! flex everywhere, so a convolution's forward pass and weight gradient and a transposed
+//! convolution's two gradients (from one set of patches of the upstream gradient) always take
+//! them. Scatters win only from small grids ([`SMALL_GRID_PIXELS`]); from larger ones flex's
+//! kernel, which adds each image's columns while they are still in cache, is as fast or
+//! faster. So a convolution's input gradient and a transposed convolution's forward pass take
+//! the scatter only there.
 //!
 //! A Burn backend extension: `Autodiff<Flex>` records each layer as one op with a
 //! hand-written backward pass, `Flex` runs the forward pass alone. Reached through `Dispatch`.
@@ -24,7 +23,7 @@ use burn::backend::{Autodiff, Dispatch, DispatchDevice, Flex, backend_extension}
 use burn::prelude::*;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
-use super::flex_batched::{patch_products, scatter};
+use super::flex_batched::{correlate, gather, patch_products, scatter};
 use super::flex_patches::{Taps, bias_gradient};
 
 /// Square-kernel layers with bias, one group, no dilation, no output padding and the same
@@ -51,40 +50,12 @@ pub trait BatchedConv: burn::backend::Backend {
     ) -> FloatTensor<Self>;
 }
 
-/// Layers with at most this many input channels take the products (the first layers).
-const FEW_INPUT_CHANNELS: usize = 4;
-
-/// Grids of at most this many pixels (4 x 4) are small.
+/// Scatters from grids of at most this many pixels (4 x 4) take the batched product.
 const SMALL_GRID_PIXELS: usize = 16;
 
-/// Which of a convolution's passes run as batched products; the others are flex's kernels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Routes {
-    pub forward: bool,
-    pub weight_gradient: bool,
-    pub input_gradient: bool,
-}
-
-impl Routes {
-    /// A convolution from `c_in` channels with `stride` onto `out_pixels` output pixels.
-    pub(crate) fn convolution(c_in: usize, stride: usize, out_pixels: usize) -> Self {
-        let few_channels = c_in <= FEW_INPUT_CHANNELS;
-        let small = out_pixels <= SMALL_GRID_PIXELS;
-        Routes {
-            forward: stride > 1 || few_channels || small,
-            weight_gradient: true,
-            input_gradient: small,
-        }
-    }
-
-    /// A transposed convolution from `in_pixels` input pixels.
-    pub(crate) fn transposed(in_pixels: usize) -> Self {
-        Routes {
-            forward: in_pixels <= SMALL_GRID_PIXELS,
-            weight_gradient: true,
-            input_gradient: true,
-        }
-    }
+/// Whether a scatter from a small grid of `pixels` pixels takes the batched product.
+pub(crate) fn scatters_batched(pixels: usize) -> bool {
+    pixels <= SMALL_GRID_PIXELS
 }
 
 /// A layer's direction and geometry: what the backward pass needs besides its tensors.
@@ -105,14 +76,13 @@ impl Layer {
         Layer { transposed, taps }
     }
 
-    /// The routes of this layer on input `x`.
-    fn routes(&self, x: &FlexTensor) -> Routes {
-        let [_, c_in, h, w] = x.layout().shape().dims::<4>();
-        if self.transposed {
-            Routes::transposed(h * w)
-        } else {
-            let pixels = self.taps.small_side(h) * self.taps.small_side(w);
-            Routes::convolution(c_in, self.taps.stride, pixels)
+    /// Whether this layer's scatter (a transposed convolution's forward pass, a convolution's
+    /// input gradient) takes the batched product on input `x`.
+    fn scatters_batched(&self, x: &FlexTensor) -> bool {
+        let [_, _, h, w] = x.layout().shape().dims::<4>();
+        match self.transposed {
+            true => scatters_batched(h * w),
+            false => scatters_batched(self.taps.small_side(h) * self.taps.small_side(w)),
         }
     }
 
@@ -141,17 +111,8 @@ impl Layer {
     }
 
     fn forward(&self, x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor) -> FlexTensor {
-        let batched = self.routes(x).forward;
-        match (self.transposed, batched) {
-            (false, true) => patch_products(x, self.taps, Some((weight, Some(bias))), None)
-                .gathered
-                .expect("a gather was asked for"),
-            (false, false) => Flex::conv2d(
-                x.clone(),
-                weight.clone(),
-                Some(bias.clone()),
-                self.conv_options(),
-            ),
+        match (self.transposed, self.scatters_batched(x)) {
+            (false, _) => gather(x, weight, Some(bias), self.taps),
             (true, true) => {
                 let [_, _, h, w] = x.layout().shape().dims::<4>();
                 let large = [self.grown(h), self.grown(w)];
@@ -184,19 +145,8 @@ impl Layer {
             );
             return (products.gathered, products.correlated);
         }
-        let routes = self.routes(&x);
-        let dw = want_weight.then(|| match routes.weight_gradient {
-            true => patch_products(&x, self.taps, None, Some(&grad))
-                .correlated
-                .expect("a correlation was asked for"),
-            false => Flex::conv2d_weight_backward(
-                x.clone(),
-                weight.clone(),
-                grad.clone(),
-                self.conv_options(),
-            ),
-        });
-        let dx = want_input.then(|| match routes.input_gradient {
+        let dw = want_weight.then(|| correlate(&x, &grad, self.taps));
+        let dx = want_input.then(|| match self.scatters_batched(&x) {
             true => {
                 let [_, _, h, w] = x.layout().shape().dims::<4>();
                 scatter(&grad, &weight, None, self.taps, [h, w])
