@@ -1,12 +1,11 @@
-//! The two data movements of a convolution done over the whole batch at once, for flex.
+//! The two data movements of a convolution done over many images at once, for flex.
 //!
 //! A convolution with kernel `k`, stride `s` and padding `p` links each pixel of its (small)
 //! output grid to `k * k` pixels of its (large) input grid. [`patch_rows`] gathers, for every
 //! output pixel of every image, the input values each tap sees (im2col); [`scatter_columns`]
 //! is its adjoint, adding each tap's value back onto the input pixel it came from (col2im).
-//! With them a convolution, a transposed convolution and all their gradients become single
-//! matrix products over the batch, which gemm runs far better than flex's one thin product per
-//! image when the small grid has few pixels (`flex_conv`, `flex_conv_transpose`).
+//! With them a convolution, a transposed convolution and all their gradients become matrix
+//! products over chunks of the batch (`flex_batched`).
 
 use std::ops::Range;
 
