@@ -110,13 +110,22 @@ impl Maxout {
 /// Burn 0.22.1 differentiates its `leaky_relu` through a comparison mask and a masked select.
 /// On an autodiff device this is written as `relu(x) - slope * relu(-x)` instead, whose backward
 /// is two ReLU masks: forward + backward 3-5x faster at the DCGAN discriminators' shapes on flex
-/// (README, "Images"). Without autodiff Burn's single kernel is faster, and is used.
+/// (README, "Images"). On flex, for a positive slope, one pass each way gives the same values
+/// and gradients (`flex_leaky`). Without autodiff Burn's single kernel is faster, and is used.
 pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
-    if x.device().is_autodiff() {
-        relu(x.clone()) - relu(x.neg()).mul_scalar(slope)
-    } else {
-        burn::tensor::activation::leaky_relu(x, slope)
+    if !x.device().is_autodiff() {
+        return burn::tensor::activation::leaky_relu(x, slope);
     }
+    #[cfg(feature = "flex")]
+    if slope > 0.0 && super::is_flex_f32(&x) {
+        return super::flex_leaky::leaky_relu(x, slope);
+    }
+    composite_leaky_relu(x, slope)
+}
+
+/// `relu(x) - slope * relu(-x)`.
+fn composite_leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
+    relu(x.clone()) - relu(x.neg()).mul_scalar(slope)
 }
 
 /// Selects column `c` of each row of `[B, k]` logits: the "mask" conditioning of the
@@ -193,6 +202,48 @@ mod tests {
             let plain = x.clone().inner();
             assert_eq!(host::floats(leaky_relu(plain, slope)).unwrap(), ours.0);
         }
+    }
+
+    /// On flex the one-pass kernel gives the composite form's values and gradients bit for
+    /// bit, zeros of either sign included (gradient 0 there), and inputs whose product with
+    /// the slope underflows (value +0, gradient `g * slope`).
+    #[test]
+    fn leaky_relu_kernel_is_the_composite_form_zeros_included() {
+        let autodiff = Device::default().autodiff();
+        let x = crate::rng::normal_tensor(&mut seeded(7), 30, 40, &autodiff);
+        let edges = Tensor::<2>::from_floats([[0.0, -0.0, -1e-45, 1e-45, 1.0, -1.0]], &autodiff)
+            .pad((0, 34, 0, 0), burn::tensor::ops::PadMode::Constant(0.0));
+        let x = Tensor::cat(vec![x, edges], 0).reshape([31, 4, 10]);
+        let upstream =
+            crate::rng::normal_tensor(&mut seeded(8), 31, 40, &autodiff).reshape([31, 4, 10]);
+        let run = |f: &dyn Fn(Tensor<3>) -> Tensor<3>| {
+            let input = x.clone().require_grad();
+            let out = f(input.clone());
+            let grads = (out.clone() * upstream.clone()).sum().backward();
+            let grad = input.grad(&grads).unwrap();
+            let bits = |t: Tensor<3>| -> Vec<u32> {
+                host::floats(t)
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect()
+            };
+            (bits(out), bits(grad))
+        };
+        let ours = run(&|x| leaky_relu(x, 0.2));
+        assert_eq!(ours, run(&|x| composite_leaky_relu(x, 0.2)));
+        let edge_gradients = &ours.1[30 * 40..][..4];
+        assert_eq!(&edge_gradients[..2], &[0, 0], "no gradient at ±0");
+        assert_ne!(
+            edge_gradients[2], 0,
+            "-1e-45 * 0.2 underflows to -0 but has a gradient"
+        );
+        // Untracked on an autodiff device: the same values.
+        let untracked = host::floats(leaky_relu(x.clone(), 0.2)).unwrap();
+        assert_eq!(
+            untracked.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            ours.0
+        );
     }
 
     #[test]

@@ -12,6 +12,8 @@ mod flex_batched;
 #[cfg(feature = "flex")]
 mod flex_conv;
 #[cfg(feature = "flex")]
+mod flex_leaky;
+#[cfg(feature = "flex")]
 mod flex_maxout;
 #[cfg(feature = "flex")]
 mod flex_patches;
