@@ -8,6 +8,8 @@ pub mod blocks;
 mod conv;
 pub mod dcgan;
 #[cfg(feature = "flex")]
+mod flex_batch_norm;
+#[cfg(feature = "flex")]
 mod flex_batched;
 #[cfg(feature = "flex")]
 mod flex_conv;
