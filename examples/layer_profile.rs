@@ -1,8 +1,9 @@
-//! Where a DCGAN-shallow training iteration spends its time: every layer of G and D alone,
-//! forward and forward + backward, at the shapes of a batch-64 iteration, plus the Adam steps.
-//! `scripts/compare_layer_profile.sh` prints it beside the same measurement in PyTorch.
+//! Where a DCGAN training iteration spends its time: every layer of G and D alone, forward and
+//! forward + backward, at the shapes of a batch-64 iteration, plus the Adam steps. Layers run
+//! through the same convolution paths as the models. `scripts/compare_layer_profile.sh` prints
+//! it beside the same measurement in PyTorch.
 //!
-//! `cargo run --release --example layer_profile -- --width 64`
+//! `cargo run --release --example layer_profile -- --width 64 --depth shallow|deep`
 
 use std::time::Instant;
 
@@ -11,7 +12,9 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use clap::Parser;
-use selfcond_gan::model::{DcganConfig, DcganDepth, init, leaky_relu};
+use selfcond_gan::model::{
+    DcganConfig, DcganDepth, conv_transpose2d_forward, conv2d_forward, init, leaky_relu,
+};
 use selfcond_gan::rng::{stream, uniform_tensor};
 
 #[path = "common/alloc.rs"]
@@ -21,6 +24,9 @@ mod alloc;
 struct Args {
     #[arg(long, default_value_t = 64)]
     width: usize,
+    /// Which discriminator: `shallow` (Stacked-MNIST) or `deep` (CIFAR-10).
+    #[arg(long, default_value = "shallow", value_parser = ["shallow", "deep"])]
+    depth: String,
     #[arg(long, default_value_t = 64)]
     batch: usize,
     #[arg(long, default_value_t = 100)]
@@ -75,7 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let conv = init::conv_transpose2d(&mut rng, [from, to], 4, 2, 1, &device);
         let norm = init::batch_norm(to, &device);
         let x = uniform_tensor(&mut rng, [b, from, side, side], 1.0, &device);
-        let (f, fb) = time(&x, &|x| conv.forward(x));
+        let (f, fb) = time(&x, &|x| conv_transpose2d_forward(&conv, x));
         report(&format!("G conv_transpose {from}->{to} @{side}"), f, fb);
         let y = uniform_tensor(&mut rng, [b, to, 2 * side, 2 * side], 1.0, &device);
         let (f, fb) = time(&y, &|y| relu(norm.forward(y)));
@@ -84,27 +90,61 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let out = init::conv2d(&mut rng, [w, 3], 3, 1, 1, &device);
     let x = uniform_tensor(&mut rng, [b, w, 32, 32], 1.0, &device);
-    let (f, fb) = time(&x, &|x| out.forward(x));
+    let (f, fb) = time(&x, &|x| conv2d_forward(&out, x));
     report(&format!("G conv3x3 {w}->3 @32"), f, fb);
 
-    // Discriminator (shallow): four stride-2 convolutions with BatchNorm + LeakyReLU.
-    let mut side = 32;
-    for [from, to] in [[3, w], [w, 2 * w], [2 * w, 4 * w], [4 * w, 8 * w]] {
-        let conv = init::conv2d(&mut rng, [from, to], 4, 2, 1, &device);
-        let norm = init::batch_norm(to, &device);
-        let x = uniform_tensor(&mut rng, [b, from, side, side], 1.0, &device);
-        let (f, fb) = time(&x, &|x| conv.forward(x));
-        report(&format!("D conv4x4s2 {from}->{to} @{side}"), f, fb);
-        let y = uniform_tensor(&mut rng, [b, to, side / 2, side / 2], 1.0, &device);
-        let (f, fb) = time(&y, &|y| leaky_relu(norm.forward(y), 0.2));
-        report(&format!("D batchnorm+leaky {to} @{}", side / 2), f, fb);
-        side /= 2;
+    let depth = if args.depth == "deep" {
+        DcganDepth::Deep
+    } else {
+        DcganDepth::Shallow
+    };
+    match depth {
+        // Four stride-2 convolutions with BatchNorm + LeakyReLU 0.2.
+        DcganDepth::Shallow => {
+            let mut side = 32;
+            for [from, to] in [[3, w], [w, 2 * w], [2 * w, 4 * w], [4 * w, 8 * w]] {
+                let conv = init::conv2d(&mut rng, [from, to], 4, 2, 1, &device);
+                let norm = init::batch_norm(to, &device);
+                let x = uniform_tensor(&mut rng, [b, from, side, side], 1.0, &device);
+                let (f, fb) = time(&x, &|x| conv2d_forward(&conv, x));
+                report(&format!("D conv4x4s2 {from}->{to} @{side}"), f, fb);
+                let y = uniform_tensor(&mut rng, [b, to, side / 2, side / 2], 1.0, &device);
+                let (f, fb) = time(&y, &|y| leaky_relu(norm.forward(y), 0.2));
+                report(&format!("D batchnorm+leaky {to} @{}", side / 2), f, fb);
+                side /= 2;
+            }
+        }
+        // Seven convolutions alternating 3x3 s1 and 4x4 s2, LeakyReLU 0.1, no normalisation.
+        DcganDepth::Deep => {
+            let mut side = 32;
+            let layers = [
+                ([3, w], 3, 1),
+                ([w, w], 4, 2),
+                ([w, 2 * w], 3, 1),
+                ([2 * w, 2 * w], 4, 2),
+                ([2 * w, 4 * w], 3, 1),
+                ([4 * w, 4 * w], 4, 2),
+                ([4 * w, 8 * w], 3, 1),
+            ];
+            for ([from, to], kernel, stride) in layers {
+                let conv = init::conv2d(&mut rng, [from, to], kernel, stride, 1, &device);
+                let x = uniform_tensor(&mut rng, [b, from, side, side], 1.0, &device);
+                let (f, fb) = time(&x, &|x| conv2d_forward(&conv, x));
+                report(
+                    &format!("D conv{kernel}x{kernel}s{stride} {from}->{to} @{side}"),
+                    f,
+                    fb,
+                );
+                side /= stride;
+                let y = uniform_tensor(&mut rng, [b, to, side, side], 1.0, &device);
+                let (f, fb) = time(&y, &|y| leaky_relu(y, 0.1));
+                report(&format!("D leaky {to} @{side}"), f, fb);
+            }
+        }
     }
 
     // The optimiser: one Adam step on each full network.
-    let models = DcganConfig::new(args.k)
-        .with_depth(DcganDepth::Shallow)
-        .with_width(w);
+    let models = DcganConfig::new(args.k).with_depth(depth).with_width(w);
     let g = models.init_generator(&mut rng, &device)?;
     let d = models.init_discriminator(&mut rng, &device)?;
     let ms = adam_step_ms(&device, &args, g.clone());

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Per-layer profile of a DCGAN-shallow iteration (batch 64), ours beside PyTorch's, alternating
-# in one run. PYTHON must have torch. WIDTH (64), ROUNDS (1), REPEATS (7). Prints one table per
-# round: forward and forward+backward milliseconds of every layer alone, and the ratios.
+# Per-layer profile of a DCGAN iteration (batch 64), ours beside PyTorch's, alternating in one
+# run. PYTHON must have torch. DEPTH (shallow|deep), WIDTH (64), ROUNDS (1), REPEATS (7).
+# Prints one table per round: forward and forward+backward milliseconds of every layer alone,
+# and the ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 ROUNDS=${ROUNDS:-1}
 WIDTH=${WIDTH:-64}
 REPEATS=${REPEATS:-7}
+DEPTH=${DEPTH:-shallow}
 cargo build --release --example layer_profile >/dev/null 2>&1
 source scripts/machine.sh
 for round in $(seq "$ROUNDS"); do
-  ours=$(${CARGO_TARGET_DIR:-target}/release/examples/layer_profile --width "$WIDTH" --repeats "$REPEATS")
-  theirs=$("$PYTHON" scripts/pytorch_layer_profile.py --width "$WIDTH" --threads 2 --repeats "$REPEATS")
+  ours=$(${CARGO_TARGET_DIR:-target}/release/examples/layer_profile --width "$WIDTH" --depth "$DEPTH" --repeats "$REPEATS")
+  theirs=$("$PYTHON" scripts/pytorch_layer_profile.py --width "$WIDTH" --depth "$DEPTH" --threads 2 --repeats "$REPEATS")
   "$PYTHON" - "$ours" "$theirs" <<'PY'
 import json, sys
 ours = [json.loads(l) for l in sys.argv[1].splitlines()]

@@ -28,8 +28,10 @@ const TINY_OUTPUT_PIXELS: usize = 4;
 const FEW_OUTPUT_CHANNELS: usize = 4;
 
 /// `conv.forward(x)`, through matrix products when the layer is a plain one (one group, no
-/// dilation, explicit padding) and its output is tiny or has few channels.
-pub(crate) fn conv2d_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+/// dilation, explicit padding) and its output is tiny or has few channels, and on flex through
+/// `flex_conv`'s batched products. The reference models call it for every convolution; a
+/// custom model gets the same speed by calling it instead of `conv.forward`.
+pub fn conv2d_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [_, _, height, width] = x.dims();
     match plan(conv, [height, width]) {
         Some(Plan::TinyOutput(plan)) => conv2d_as_matmul(conv, x, plan),
@@ -46,8 +48,8 @@ pub(crate) fn conv2d_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 }
 
 /// `conv.forward(x)`; on flex, a plain square f32 layer runs through `flex_conv`'s batched
-/// products.
-pub(crate) fn conv_transpose2d_forward(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+/// products. The reference generators call it for every transposed convolution.
+pub fn conv_transpose2d_forward(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     #[cfg(feature = "flex")]
     if let (Some(bias), true) = (&conv.bias, takes_batched_transpose(conv, &x)) {
         let [stride, _] = conv.stride;

@@ -29,6 +29,7 @@ use burn::module::Module;
 use burn::prelude::*;
 
 pub use blocks::{LatentEmbeddingConcat, Maxout, leaky_relu, mask_logits};
+pub use conv::{conv_transpose2d_forward, conv2d_forward};
 pub use dcgan::{DcganConfig, DcganDepth, DcganDiscriminator, DcganGenerator};
 pub use norm::BatchNorm;
 pub use toy2d::{Toy2dDiscriminator, Toy2dGenerator, Toy2dModelConfig};
