@@ -29,11 +29,11 @@ def main(root):
     for path in sorted(glob.glob(os.path.join(root, "*", "metrics.json"))):
         with open(path) as f:
             m = json.load(f)
-        groups[(m["dataset"], m["labels"], m["iterations"])].append(m)
+        groups[(m["dataset"], m["labels"], m["iterations"], m.get("ema_decay"))].append(m)
     print("| data | method | iterations | seeds | modes | high-quality % | reverse KL |")
     print("|---|---|---|---|---|---|---|")
     for data in ("ring", "grid"):
-        for (d, labels, iters), runs in sorted(groups.items()):
+        for (d, labels, iters, ema), runs in sorted(groups.items(), key=lambda g: str(g[0])):
             if d != data:
                 continue
             total = runs[0]["total_modes"]
@@ -41,7 +41,8 @@ def main(root):
             hq = [100 * r["high_quality_fraction"] for r in runs]
             kl = [r["reverse_kl"] for r in runs]
             seeds = ",".join(str(r["seed"]) for r in runs)
-            print(f"| {data} | {labels} (ours) | {iters} | {seeds} | "
+            method = f"{labels} (ours)" if ema is None else f"{labels}, weight average {ema} (ours)"
+            print(f"| {data} | {method} | {iters} | {seeds} | "
                   f"{spread(modes, '{:.1f}')} / {total} | {spread(hq, '{:.1f}')} | {spread(kl, '{:.4f}')} |")
         for d, name, modes, hq, kl in PUBLISHED:
             if d == data:

@@ -71,6 +71,7 @@ pub mod rng;
 pub mod selfcond;
 pub mod train;
 pub mod viz;
+mod weight_average;
 
 pub use checkpoint::Checkpoint;
 pub use error::{Error, Result};

@@ -14,6 +14,7 @@ use crate::host;
 use crate::model::{ConditionalGenerator, Discriminator, device_of};
 use crate::rng::{SeededRng, int_tensor, normal_tensor, seeded};
 use crate::selfcond::{ReclusterReport, SelfCondConfig, SelfConditioner};
+use crate::weight_average::WeightAverage;
 
 /// Where the class labels of a batch come from. All four run through the same trainer, so the
 /// baselines differ from the method in the labels only.
@@ -74,6 +75,11 @@ pub struct TrainConfig {
     /// Seed of the trainer's stream (latents, random labels, k-means).
     #[config(default = 0)]
     pub seed: u64,
+    /// Keep an exponential moving average of G's weights with this decay (0.999 is usual) and
+    /// sample from it ([`Trainer::generate`], checkpoints' [`crate::Checkpoint::generator`]).
+    /// `None`, the paper's setting, samples from the trained weights themselves. Training is
+    /// the same either way.
+    pub ema_decay: Option<f64>,
 }
 
 impl TrainConfig {
@@ -96,6 +102,9 @@ impl TrainConfig {
         }
         if self.log_every == 0 {
             return Err(Error::config("log_every", "must be at least 1"));
+        }
+        if let Some(decay) = self.ema_decay {
+            crate::weight_average::check_decay(decay)?;
         }
         if self.labels == LabelMode::Unconditional && self.selfcond.k != 1 {
             return Err(Error::config(
@@ -179,6 +188,8 @@ pub struct Trainer<G, M, const R: usize> {
     pub(crate) config: TrainConfig,
     pub(crate) rng: SeededRng,
     pub(crate) iteration: usize,
+    /// The average of G's weights, when [`TrainConfig::ema_decay`] asks for one.
+    pub(crate) average: Option<WeightAverage<G>>,
     /// Detached losses of the last iteration, checked before a checkpoint is written.
     last_losses: Option<(Tensor<1>, Tensor<1>)>,
     /// The newest checkpoint written or resumed from, named when training diverges.
@@ -228,6 +239,10 @@ where
             config.adam(&device_of(&generator)),
             config.adam(&device_of(&discriminator)),
         );
+        let average = config
+            .ema_decay
+            .map(|decay| WeightAverage::new(&generator, decay))
+            .transpose()?;
         Ok((
             Self {
                 generator,
@@ -238,6 +253,7 @@ where
                 config,
                 rng,
                 iteration: 0,
+                average,
                 last_losses: None,
                 last_checkpoint: None,
             },
@@ -256,6 +272,7 @@ where
         conditioner: Option<SelfConditioner<M, R>>,
         rng: SeededRng,
         iteration: usize,
+        average: Option<WeightAverage<G>>,
         last_checkpoint: Option<PathBuf>,
     ) -> Self {
         Self {
@@ -267,6 +284,7 @@ where
             config,
             rng,
             iteration,
+            average,
             last_losses: None,
             last_checkpoint,
         }
@@ -285,6 +303,12 @@ where
     /// The generator being trained.
     pub fn generator(&self) -> &G {
         &self.generator
+    }
+
+    /// The moving average of the generator's weights (on the inference device), when
+    /// [`TrainConfig::ema_decay`] is set. [`Self::generate`] samples from it.
+    pub fn averaged_generator(&self) -> Option<&G> {
+        self.average.as_ref().map(WeightAverage::module)
     }
 
     /// The discriminator being trained.
@@ -326,6 +350,9 @@ where
         let fake = self.generator.forward(z, classes.clone());
         let d_loss = self.update_discriminator(real, fake.clone().detach(), classes.clone());
         let g_loss = self.update_generator(fake, classes);
+        if let Some(average) = &mut self.average {
+            average.update(&self.generator)?;
+        }
 
         self.iteration += 1;
         let (d_loss, g_loss) = (d_loss.detach(), g_loss.detach());
@@ -364,7 +391,8 @@ where
 
     /// One generator update with the non-saturating loss on the fakes `G(z, classes)`.
     /// Returns the loss (not read back). The discriminator's parameters are untouched. `z` and
-    /// `classes` must hold the same number of rows.
+    /// `classes` must hold the same number of rows. The weight average
+    /// ([`TrainConfig::ema_decay`]) moves in [`Self::step`] only.
     pub fn generator_step(&mut self, z: Tensor<2>, classes: Tensor<1, Int>) -> Tensor<1> {
         let fake = self.generator.forward(z, classes.clone());
         self.update_generator(fake, classes)
@@ -453,7 +481,8 @@ where
     }
 
     /// Generates one sample per class in `classes`, in inference mode, `chunk` at a time, with
-    /// latents from the trainer's own stream. Returns samples on the inference (non-autodiff)
+    /// latents from the trainer's own stream, from the averaged weights when
+    /// [`TrainConfig::ema_decay`] is set. Returns samples on the inference (non-autodiff)
     /// device.
     pub fn generate(&mut self, classes: &[i64], chunk: usize) -> Result<Tensor<R>> {
         let mut rng = self.rng.clone();
@@ -470,7 +499,10 @@ where
         chunk: usize,
         rng: &mut SeededRng,
     ) -> Result<Tensor<R>> {
-        let generator = self.generator.valid();
+        let generator = match &self.average {
+            Some(average) => average.module().clone(),
+            None => self.generator.valid(),
+        };
         let device = crate::model::device_of(&generator);
         check_labels(classes, self.config.selfcond.k)?;
         let parts: Vec<Tensor<R>> = classes

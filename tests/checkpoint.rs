@@ -138,6 +138,52 @@ fn resumed_run_matches_an_uninterrupted_one_bit_for_bit() {
 }
 
 #[test]
+fn weight_average_is_saved_resumed_and_served_for_sampling() {
+    let averaged = |k| config(LabelMode::SelfConditioned, k).with_ema_decay(Some(0.9));
+    let begin = || {
+        let data = data();
+        let (g, d) = models(6, 24, SEED);
+        let set = data.head_tensor(300, &device());
+        (Trainer::new(averaged(6), g, d, Some(set)).unwrap().0, data)
+    };
+    let (mut whole, mut whole_data) = begin();
+    losses(&mut whole, &mut whole_data, 10);
+
+    let dir = scratch("average");
+    let (mut first, mut data) = begin();
+    losses(&mut first, &mut data, 5);
+    first.save_checkpoint(&dir, data.batch_rng()).unwrap();
+    let checkpoint = Checkpoint::open_latest(&dir).unwrap();
+    let (g, _) = models(6, 24, 999);
+    let served = checkpoint.generator(g.valid()).unwrap();
+    let trained = checkpoint.trained_generator(g.valid()).unwrap();
+    assert_bits_equal(
+        &served,
+        first.averaged_generator().unwrap(),
+        "served = average",
+    );
+    assert_bits_equal(
+        &trained,
+        &first.generator().valid(),
+        "trained = live weights",
+    );
+    assert_ne!(
+        parameter_values(&served).unwrap(),
+        parameter_values(&trained).unwrap()
+    );
+
+    let mut data = self::data();
+    let mut second = resume(&dir, &mut data);
+    losses(&mut second, &mut data, 5);
+    assert_bits_equal(
+        whole.averaged_generator().unwrap(),
+        second.averaged_generator().unwrap(),
+        "average after resuming",
+    );
+    fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn only_the_newest_two_checkpoints_are_kept() {
     let dir = scratch("keep");
     let (mut t, mut data) = start(LabelMode::SelfConditioned, 6);

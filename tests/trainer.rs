@@ -28,6 +28,16 @@ fn ring_data(seed: u64) -> Toy2dDataset {
 }
 
 fn trainer(labels: LabelMode, k: usize, seed: u64) -> (Toy, Toy2dDataset) {
+    trainer_with(labels, k, seed, |config| config)
+}
+
+/// As [`trainer`], with `adjust` applied to the configuration.
+fn trainer_with(
+    labels: LabelMode,
+    k: usize,
+    seed: u64,
+    adjust: impl FnOnce(TrainConfig) -> TrainConfig,
+) -> (Toy, Toy2dDataset) {
     let device = device();
     let data = ring_data(seed);
     let models = Toy2dModelConfig::new(k)
@@ -41,7 +51,7 @@ fn trainer(labels: LabelMode, k: usize, seed: u64) -> (Toy, Toy2dDataset) {
         .with_log_every(2)
         .with_seed(seed);
     let set = data.head_tensor(400, &device);
-    let (t, _) = Trainer::new(config, g, d, Some(set)).unwrap();
+    let (t, _) = Trainer::new(adjust(config), g, d, Some(set)).unwrap();
     (t, data)
 }
 
@@ -234,6 +244,50 @@ fn same_seed_gives_the_same_run() {
 }
 
 #[test]
+fn weight_average_leaves_training_alone_and_is_what_generate_samples() {
+    let (mut plain, mut plain_data) = trainer(LabelMode::SelfConditioned, 8, 5);
+    let (mut averaged, mut data) = trainer_with(LabelMode::SelfConditioned, 8, 5, |config| {
+        config.with_ema_decay(Some(0.5))
+    });
+    assert!(plain.averaged_generator().is_none());
+    let start = parameter_values(averaged.generator()).unwrap();
+    let mut expected = start.clone();
+    for _ in 0..4 {
+        plain
+            .step(plain_data.next_batch(&device()).unwrap())
+            .unwrap();
+        averaged.step(data.next_batch(&device()).unwrap()).unwrap();
+        // Every float tensor, BatchNorm's running statistics included (`valid()` settles
+        // their newest update): average = 0.5 * average + 0.5 * live.
+        let live = parameter_values(&averaged.generator().valid()).unwrap();
+        for (e, l) in expected.iter_mut().zip(&live) {
+            *e = 0.5 * *e + 0.5 * l;
+        }
+    }
+    let live = parameter_values(&averaged.generator().valid()).unwrap();
+    assert_eq!(
+        live,
+        parameter_values(&plain.generator().valid()).unwrap(),
+        "averaging does not change training"
+    );
+    let average = parameter_values(averaged.averaged_generator().unwrap()).unwrap();
+    assert_eq!(average.len(), live.len());
+    assert_ne!(average, live);
+    for (a, e) in average.iter().zip(&expected) {
+        assert!((a - e).abs() <= 1e-5 * e.abs().max(1.0), "{a} against {e}");
+    }
+    // Same classes, same latent stream: only the weights differ.
+    let classes = plain.sample_classes(64);
+    assert_eq!(averaged.sample_classes(64), classes);
+    let from_plain = plain.generate(&classes, 32).unwrap();
+    let from_average = averaged.generate(&classes, 32).unwrap();
+    assert!(
+        (from_plain - from_average).abs().max().into_scalar::<f32>() > 1e-4,
+        "generate samples from the average"
+    );
+}
+
+#[test]
 fn every_label_mode_trains() {
     for (mode, k) in [
         (LabelMode::SelfConditioned, 8),
@@ -279,6 +333,8 @@ fn bad_input_gets_typed_errors() {
     let cases = [
         (base().with_learning_rate(-1.0), "learning_rate"),
         (base().with_beta1(1.0), "beta1"),
+        (base().with_ema_decay(Some(1.0)), "ema_decay"),
+        (base().with_ema_decay(Some(f64::NAN)), "ema_decay"),
         (base().with_labels(LabelMode::Unconditional), "selfcond.k"),
         (
             TrainConfig::new(SelfCondConfig::new(8).with_recluster_every(0)),

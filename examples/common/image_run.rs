@@ -76,6 +76,10 @@ pub struct ImageArgs {
     /// Label source: selfcond, unconditional, supervised or random.
     #[arg(long, default_value = "selfcond")]
     pub labels: LabelMode,
+    /// Sample from a moving average of G's weights with this decay (0.999 is usual); off by
+    /// default, as in the paper.
+    #[arg(long, value_name = "DECAY")]
+    pub ema_decay: Option<f64>,
     /// Channel multiplier of both networks (64 in the paper).
     #[arg(long, default_value_t = 64)]
     pub width: usize,
@@ -164,6 +168,7 @@ struct RunState {
 struct RunMetrics {
     dataset: String,
     labels: LabelMode,
+    ema_decay: Option<f64>,
     k: usize,
     width: usize,
     seed: u64,
@@ -335,7 +340,8 @@ pub fn run(benchmark: Benchmark, args: ImageArgs) -> Result<(), Box<dyn std::err
             .with_labels(args.labels)
             .with_beta1(0.0)
             .with_beta2(0.99)
-            .with_seed(args.seed);
+            .with_seed(args.seed)
+            .with_ema_decay(args.ema_decay);
             eprintln!(
                 "{name}: {} iterations, labels {:?}, k = {k}, width {}, seed {}, device {device:?} -> {}",
                 args.iters,
@@ -441,6 +447,7 @@ pub fn run(benchmark: Benchmark, args: ImageArgs) -> Result<(), Box<dyn std::err
     let mut metrics = RunMetrics {
         dataset: name.into(),
         labels: args.labels,
+        ema_decay: args.ema_decay,
         k,
         width: args.width,
         seed: args.seed,

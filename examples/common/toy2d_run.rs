@@ -34,6 +34,10 @@ pub struct Toy2dArgs {
     /// Label source: selfcond, unconditional, supervised or random.
     #[arg(long, default_value = "selfcond")]
     pub labels: LabelMode,
+    /// Sample from a moving average of G's weights with this decay (0.999 is usual); off by
+    /// default, as in the paper.
+    #[arg(long, value_name = "DECAY")]
+    pub ema_decay: Option<f64>,
     /// Generated points to evaluate.
     #[arg(long, default_value_t = 50_000)]
     pub eval_samples: usize,
@@ -118,6 +122,7 @@ struct RunState {
 struct RunMetrics {
     dataset: String,
     labels: LabelMode,
+    ema_decay: Option<f64>,
     k: usize,
     seed: u64,
     iterations: usize,
@@ -215,7 +220,8 @@ pub fn run(
             let config =
                 TrainConfig::new(SelfCondConfig::new(k).with_recluster_every(args.recluster_every))
                     .with_labels(args.labels)
-                    .with_seed(args.seed);
+                    .with_seed(args.seed)
+                    .with_ema_decay(args.ema_decay);
             eprintln!(
                 "{name}: {} iterations, labels {:?}, k = {k}, seed {}, device {:?} -> {}",
                 args.iters,
@@ -270,6 +276,7 @@ pub fn run(
     let metrics = RunMetrics {
         dataset: name.to_string(),
         labels: args.labels,
+        ema_decay: args.ema_decay,
         k,
         seed: args.seed,
         iterations: args.iters,

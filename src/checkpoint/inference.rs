@@ -1,17 +1,32 @@
 //! Reading the trained parts of a checkpoint for inference, without the training state: the
 //! generator, the discriminator and the frozen clusters.
 
-use super::{Checkpoint, DISCRIMINATOR, GENERATOR, SNAPSHOT};
+use super::{Checkpoint, DISCRIMINATOR, GENERATOR, GENERATOR_AVERAGE, SNAPSHOT};
 use crate::error::{Error, Result};
 use crate::model::{ConditionalGenerator, Discriminator};
 use crate::selfcond::Clusters;
 
 impl Checkpoint {
-    /// The trained generator, loaded into `generator` (which gives the architecture and the
-    /// device; its parameters are all overwritten).
+    /// The generator to sample from, loaded into `generator` (which gives the architecture and
+    /// the device; its parameters are all overwritten): the moving average of its weights when
+    /// the run kept one ([`crate::TrainConfig::ema_decay`]), else the trained weights.
     ///
     /// [`Error::CheckpointMismatch`] if the architecture differs from the checkpoint's.
     pub fn generator<G: ConditionalGenerator<R>, const R: usize>(&self, generator: G) -> Result<G> {
+        self.check_generator(&generator)?;
+        match self.manifest.config.ema_decay {
+            Some(_) => self.load_module(generator, GENERATOR_AVERAGE),
+            None => self.load_module(generator, GENERATOR),
+        }
+    }
+
+    /// The trained generator's own weights, never the average (see [`Self::generator`]).
+    ///
+    /// [`Error::CheckpointMismatch`] if the architecture differs from the checkpoint's.
+    pub fn trained_generator<G: ConditionalGenerator<R>, const R: usize>(
+        &self,
+        generator: G,
+    ) -> Result<G> {
         self.check_generator(&generator)?;
         self.load_module(generator, GENERATOR)
     }

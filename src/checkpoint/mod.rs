@@ -73,6 +73,7 @@ use crate::model::{ConditionalGenerator, Discriminator};
 use crate::rng::SeededRng;
 use crate::selfcond::SelfConditioner;
 use crate::train::{LabelMode, TrainConfig, Trainer};
+use crate::weight_average::WeightAverage;
 
 /// Version of the checkpoint format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -80,6 +81,7 @@ pub const FORMAT_VERSION: u32 = 1;
 const LATEST: &str = "LATEST";
 const MANIFEST: &str = "manifest.json";
 const GENERATOR: &str = "generator.bpk";
+const GENERATOR_AVERAGE: &str = "generator_average.bpk";
 const DISCRIMINATOR: &str = "discriminator.bpk";
 const SNAPSHOT: &str = "snapshot.bpk";
 const OPTIM_GENERATOR: &str = "optim_generator.bpk";
@@ -192,6 +194,7 @@ impl Checkpoint {
         let mut files = BTreeMap::new();
         for name in [
             GENERATOR,
+            GENERATOR_AVERAGE,
             DISCRIMINATOR,
             SNAPSHOT,
             OPTIM_GENERATOR,
@@ -376,6 +379,9 @@ where
             (OPTIM_GENERATOR, optimiser_bytes(&self.optim_g)?),
             (OPTIM_DISCRIMINATOR, optimiser_bytes(&self.optim_d)?),
         ];
+        if let Some(average) = self.averaged_generator() {
+            files.push((GENERATOR_AVERAGE, module_bytes(average)?));
+        }
         let conditioner = match &self.conditioner {
             Some(c) => {
                 files.push((SNAPSHOT, module_bytes(c.snapshot())?));
@@ -465,6 +471,13 @@ where
         checkpoint.check_generator(&generator)?;
         checkpoint.check_discriminator(&discriminator)?;
         let template = discriminator.valid();
+        let average = match config.ema_decay {
+            Some(decay) => Some(WeightAverage::from_average(
+                checkpoint.load_module(generator.valid(), GENERATOR_AVERAGE)?,
+                decay,
+            )?),
+            None => None,
+        };
         let generator = checkpoint.load_module(generator, GENERATOR)?;
         let discriminator = checkpoint.load_module(discriminator, DISCRIMINATOR)?;
         let device = crate::model::device_of(&generator);
@@ -519,6 +532,7 @@ where
             conditioner,
             manifest.rng.clone(),
             manifest.iteration,
+            average,
             Some(checkpoint.path.clone()),
         ))
     }
