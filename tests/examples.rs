@@ -114,13 +114,37 @@ fn stacked_mnist_example_trains_resumes_and_writes_its_outputs() {
             .status()
             .expect("the stacked_mnist example is built by `cargo test`")
     };
-    assert!(run(&["--iters", "5", "--out", out.to_str().unwrap()]).success());
+    // With a weight average: it is checkpointed, resumed and sampled from.
+    let first = [
+        "--iters",
+        "5",
+        "--ema-decay",
+        "0.9",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    assert!(run(&first).success());
     assert!(run(&["--iters", "7", "--resume", out.to_str().unwrap()]).success());
 
     let metrics: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(metrics["iterations"], 7);
     assert_eq!(metrics["resumed_from"], 5);
+    assert_eq!(
+        metrics["ema_decay"], 0.9,
+        "the resumed run keeps its average"
+    );
+    let averages = std::fs::read_dir(out.join("checkpoints"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .join("generator_average.bpk")
+                .is_file()
+        })
+        .count();
+    assert!(averages > 0, "checkpoints carry the average");
     let modes = metrics["modes"].as_u64().unwrap();
     assert!((1..=50).contains(&modes), "{modes} modes among 50 samples");
     assert!(metrics["reverse_kl"].as_f64().unwrap() > 0.0);
