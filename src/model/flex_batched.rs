@@ -17,15 +17,17 @@
 //! it cost more than the product on the DCGAN layers).
 //! `flex_conv` picks, product by product, where this beats flex's kernels.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::FloatTensorOps;
-use burn::tensor::{Shape, Slice, TensorData};
+use burn::tensor::{Slice, TensorData};
 
 use rayon::prelude::*;
 
+use super::flex_gemm::{Strided, product};
 use super::flex_patches::{Taps, batch_major, channel_major, patch_rows, scatter_columns};
 
 /// How many images one product covers.
@@ -73,12 +75,16 @@ fn images(x: &FlexTensor, range: Range<usize>) -> FlexTensor {
     )
 }
 
-/// `[c_small, c_large, k, k]` -> `[c_small, c_large * k * k]`.
-fn matrix(weight: &FlexTensor) -> FlexTensor {
+/// The values of a contiguous `x`, in order.
+fn values_of(x: &FlexTensor) -> &[f32] {
+    let count = x.layout().shape().num_elements();
+    &x.storage::<f32>()[x.layout().start_offset()..][..count]
+}
+
+/// A weight `[c_small, c_large, k, k]` (contiguous) as the matrix `[c_small, c_large * k * k]`.
+fn weight_matrix(weight: &FlexTensor) -> Strided<'_> {
     let [c_small, c_large, kh, kw] = weight.layout().shape().dims::<4>();
-    weight
-        .clone()
-        .reshape(Shape::new([c_small, c_large * kh * kw]))
+    Strided::row_major(values_of(weight), [c_small, c_large * kh * kw])
 }
 
 /// The values of a rank-1 `bias`.
@@ -137,30 +143,36 @@ fn patch_products_in_chunks(
     let small = [taps.small_side(h), taps.small_side(w)];
     let pixels = small[0] * small[1];
     let k = taps.kernel;
-    let gather = gather.map(|(weight, bias)| (matrix(weight), bias.map(bias_values)));
+    let gather = gather.map(|(weight, bias)| (weight.to_contiguous(), bias.map(bias_values)));
     let c_small = match (&gather, correlate) {
-        (Some((m, _)), _) => m.layout().shape().dims::<2>()[0],
+        (Some((weight, _)), _) => weight.layout().shape().dims::<4>()[0],
         (None, Some(small)) => small.layout().shape().dims::<4>()[1],
         (None, None) => 0,
     };
     let per_chunk = images_per_chunk([c_large * k * k * pixels, pixels], chunking);
     // One chunk per task: its patches are built and used by the same core, in its cache.
-    let products = |index: usize, out: Option<&mut [f32]>| {
+    let products = |index: usize, out: Option<&mut [MaybeUninit<f32>]>| {
         let range = chunk(index, per_chunk, n);
+        let columns = range.len() * pixels;
         let patches = patch_rows(&images(large, range.clone()), taps, small);
-        if let (Some((m, bias)), Some(out)) = (&gather, out) {
-            let values = Flex::float_matmul(m.clone(), patches.clone());
+        let patches = Strided::row_major(&patches, [c_large * k * k, columns]);
+        if let (Some((weight, bias)), Some(out)) = (&gather, out) {
+            let values = product(weight_matrix(weight), patches);
             let dims = [range.len(), c_small, small[0], small[1]];
             batch_major(&values, out, dims, bias.as_deref());
         }
         correlate.map(|small_grid| {
             let rows = channel_major(&images(small_grid, range));
-            Flex::float_matmul(rows, patches.transpose(0, 1))
+            let rows = Strided::row_major(values_of(&rows), [c_small, columns]);
+            product(rows, patches.transposed())
         })
     };
-    let mut gathered = gather.as_ref().map(|_| vec![0f32; n * c_small * pixels]);
-    let parts: Vec<Option<FlexTensor>> = match gathered.as_mut() {
-        Some(out) => out
+    let gathered_len = n * c_small * pixels;
+    let mut gathered = gather
+        .as_ref()
+        .map(|_| Vec::<f32>::with_capacity(gathered_len));
+    let parts: Vec<Option<Vec<f32>>> = match gathered.as_mut() {
+        Some(out) => out.spare_capacity_mut()[..gathered_len]
             .par_chunks_mut((per_chunk * c_small * pixels).max(1))
             .enumerate()
             .map(|(index, out)| products(index, Some(out)))
@@ -171,20 +183,27 @@ fn patch_products_in_chunks(
             .collect(),
     };
     // Summed in chunk order, so the result does not depend on the thread count or timing.
-    let correlated = parts.into_iter().flatten().reduce(Flex::float_add);
+    let weight_size = c_small * c_large * k * k;
+    let correlated = correlate.map(|_| {
+        let mut parts = parts.into_iter().flatten();
+        let mut sum = parts.next().unwrap_or_else(|| vec![0f32; weight_size]);
+        for part in parts {
+            sum.iter_mut()
+                .zip(&part)
+                .for_each(|(sum, part)| *sum += part);
+        }
+        FlexTensor::from_data(TensorData::new(sum, [c_small, c_large, k, k]))
+    });
+    if let Some(values) = gathered.as_mut() {
+        // SAFETY: every chunk of the batch wrote all of its images (`batch_major` writes every
+        // value of its slice), and the chunks cover the batch.
+        unsafe { values.set_len(gathered_len) };
+    }
     PatchProducts {
         gathered: gathered.map(|values| {
             FlexTensor::from_data(TensorData::new(values, [n, c_small, small[0], small[1]]))
         }),
-        correlated: correlate.map(|_| {
-            let sum = correlated.unwrap_or_else(|| {
-                FlexTensor::from_data(TensorData::new(
-                    vec![0f32; c_small * c_large * k * k],
-                    [c_small, c_large * k * k],
-                ))
-            });
-            sum.reshape(Shape::new([c_small, c_large, k, k]))
-        }),
+        correlated,
     }
 }
 
@@ -208,9 +227,10 @@ fn scatter_in_chunks(
     [h, w]: [usize; 2],
     chunking: Chunking,
 ) -> FlexTensor {
-    let [n, _, oh, ow] = small.layout().shape().dims::<4>();
+    let [n, c_small, oh, ow] = small.layout().shape().dims::<4>();
     let [_, c_large, k, _] = weight.layout().shape().dims::<4>();
-    let columns_of = matrix(weight).transpose(0, 1);
+    let weight = weight.to_contiguous();
+    let columns_of = weight_matrix(&weight).transposed();
     let bias = bias.map(bias_values);
     let per_chunk = images_per_chunk([c_large * k * k * oh * ow, oh * ow], chunking);
     let plane = c_large * h * w;
@@ -219,10 +239,9 @@ fn scatter_in_chunks(
         .enumerate()
         .for_each(|(index, out)| {
             let range = chunk(index, per_chunk, n);
-            let columns = Flex::float_matmul(
-                columns_of.clone(),
-                channel_major(&images(small, range.clone())),
-            );
+            let rows = channel_major(&images(small, range.clone()));
+            let rows = Strided::row_major(values_of(&rows), [c_small, range.len() * oh * ow]);
+            let columns = product(columns_of, rows);
             let dims = [range.len(), c_large, h, w];
             scatter_columns(&columns, taps, out, dims, [oh, ow], bias.as_deref());
         });
@@ -233,6 +252,7 @@ fn scatter_in_chunks(
 mod tests {
     use super::*;
     use burn::backend::ops::ModuleOps;
+    use burn::tensor::Shape;
     use burn::tensor::ops::ConvOptions;
 
     fn tensor(shape: [usize; 4], seed: u32) -> FlexTensor {

@@ -7,12 +7,13 @@
 //! With them a convolution, a transposed convolution and all their gradients become matrix
 //! products over chunks of the batch (`flex_batched`).
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::FloatTensorOps;
-use burn::tensor::{Shape, TensorData};
+use burn::tensor::Shape;
 use rayon::prelude::*;
 
 /// Kernel, stride and padding of a square convolution, the same on both axes.
@@ -46,49 +47,62 @@ impl Taps {
     }
 }
 
-/// `[c * k * k, n * oh * ow]`: row `(channel, i, j)` holds, for every image and small-grid
-/// pixel in order, the value of `large` (`[n, c, h, w]`) tap `(i, j)` sees (0 in the padding).
-pub(super) fn patch_rows(large: &FlexTensor, taps: Taps, [oh, ow]: [usize; 2]) -> FlexTensor {
+/// `[c * k * k, n * oh * ow]`, row-major: row `(channel, i, j)` holds, for every image and
+/// small-grid pixel in order, the value of `large` (`[n, c, h, w]`) tap `(i, j)` sees (0 in the
+/// padding). Every value is written once, the zeros only where taps read padding.
+pub(super) fn patch_rows(large: &FlexTensor, taps: Taps, [oh, ow]: [usize; 2]) -> Vec<f32> {
     let large = large.to_contiguous();
     let [n, c, h, w] = large.layout().shape().dims::<4>();
     let values = &large.storage::<f32>()[large.layout().start_offset()..];
     let (kernel, pixels) = (taps.kernel, oh * ow);
-    let mut rows = vec![0f32; c * kernel * kernel * n * pixels];
+    let len = c * kernel * kernel * n * pixels;
+    let mut rows = Vec::<f32>::with_capacity(len);
     // `max(1)`: an empty batch has empty rows (chunks of length 0 are not allowed).
-    rows.par_chunks_mut((n * pixels).max(1))
+    rows.spare_capacity_mut()[..len]
+        .par_chunks_mut((n * pixels).max(1))
         .enumerate()
         .for_each(|(row_index, row)| {
             let channel = row_index / (kernel * kernel);
             let (i, j) = ((row_index / kernel) % kernel, row_index % kernel);
             let (ys, first_y) = taps.inside(i, oh, h);
             let (xs, first_x) = taps.inside(j, ow, w);
-            if xs.is_empty() {
-                return; // this tap reads only padding
-            }
-            for (image, out) in row.chunks_mut(pixels).enumerate() {
+            for (image, out) in row.chunks_mut(pixels.max(1)).enumerate() {
                 let plane = &values[(image * c + channel) * h * w..][..h * w];
-                for (step, y) in ys.clone().enumerate() {
-                    let source_y = first_y + step * taps.stride;
+                for (y, out) in out.chunks_mut(ow.max(1)).enumerate() {
+                    if xs.is_empty() || !ys.contains(&y) {
+                        fill_zeros(out); // this tap reads only padding on this row
+                        continue;
+                    }
+                    let source_y = first_y + (y - ys.start) * taps.stride;
                     let source = &plane[source_y * w + first_x..(source_y + 1) * w];
-                    copy_strided(&mut out[y * ow..][xs.clone()], source, taps.stride);
+                    fill_zeros(&mut out[..xs.start]);
+                    copy_strided(&mut out[xs.clone()], source, taps.stride);
+                    fill_zeros(&mut out[xs.end..]);
                 }
             }
         });
-    FlexTensor::from_data(TensorData::new(rows, [c * kernel * kernel, n * pixels]))
+    // SAFETY: the loop above wrote all `len` values: every row of every image's block is
+    // either zeroed whole or zeroed before and after the columns it copies.
+    unsafe { rows.set_len(len) };
+    rows
 }
 
-/// The adjoint of [`patch_rows`]: `columns` (`[c * k * k, n * oh * ow]`, contiguous) added
+fn fill_zeros(out: &mut [MaybeUninit<f32>]) {
+    for value in out {
+        value.write(0.0);
+    }
+}
+
+/// The adjoint of [`patch_rows`]: `columns` (`[c * k * k, n * oh * ow]`, row-major) added
 /// onto `out`, a large grid `[n, c, h, w]` of zeros, after filling it with `bias` per channel.
 pub(super) fn scatter_columns(
-    columns: &FlexTensor,
+    columns: &[f32],
     taps: Taps,
     out: &mut [f32],
     [n, c, h, w]: [usize; 4],
     [oh, ow]: [usize; 2],
     bias: Option<&[f32]>,
 ) {
-    let columns = columns.to_contiguous();
-    let columns = &columns.storage::<f32>()[columns.layout().start_offset()..];
     let (kernel, pixels) = (taps.kernel, oh * ow);
     out.par_chunks_mut((h * w).max(1))
         .enumerate()
@@ -118,17 +132,21 @@ pub(super) fn scatter_columns(
 
 /// `out[i] = source[i * stride]`. Strides 1 and 2 get loops the compiler vectorises
 /// (`step_by` stays scalar).
-fn copy_strided(out: &mut [f32], source: &[f32], stride: usize) {
+fn copy_strided(out: &mut [MaybeUninit<f32>], source: &[f32], stride: usize) {
     match stride {
-        1 => out.copy_from_slice(&source[..out.len()]),
+        1 => {
+            for (value, source) in out.iter_mut().zip(source) {
+                value.write(*source);
+            }
+        }
         2 => {
             for (value, pair) in out.iter_mut().zip(source.chunks(2)) {
-                *value = pair[0];
+                value.write(pair[0]);
             }
         }
         _ => {
             for (value, source) in out.iter_mut().zip(source.iter().step_by(stride)) {
-                *value = *source;
+                value.write(*source);
             }
         }
     }
@@ -165,17 +183,16 @@ pub(super) fn channel_major(x: &FlexTensor) -> FlexTensor {
         .reshape(Shape::new([c, n * h * w]))
 }
 
-/// `[c, n * h * w]` -> `[n, c, h, w]` written to `out`, the inverse of [`channel_major`], plus
-/// `bias` per channel when given.
+/// `[c, n * h * w]` (row-major `values`) -> `[n, c, h, w]` written to every value of `out`,
+/// the inverse of [`channel_major`], plus `bias` per channel when given.
 pub(super) fn batch_major(
-    x: &FlexTensor,
-    out: &mut [f32],
+    values: &[f32],
+    out: &mut [MaybeUninit<f32>],
     [n, c, h, w]: [usize; 4],
     bias: Option<&[f32]>,
 ) {
-    let x = x.to_contiguous();
-    let values = &x.storage::<f32>()[x.layout().start_offset()..][..n * c * h * w];
     let pixels = h * w;
+    let values = &values[..n * c * pixels];
     out.par_chunks_mut(pixels.max(1))
         .enumerate()
         .for_each(|(plane_index, plane)| {
@@ -183,7 +200,7 @@ pub(super) fn batch_major(
             let source = &values[(channel * n + image) * pixels..][..pixels];
             let shift = bias.map_or(0.0, |bias| bias[channel]);
             for (out, value) in plane.iter_mut().zip(source) {
-                *out = value + shift;
+                out.write(value + shift);
             }
         });
 }
@@ -199,6 +216,7 @@ pub(super) fn bias_gradient(grad: &FlexTensor) -> FlexTensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::TensorData;
 
     fn values(count: usize, seed: usize) -> Vec<f32> {
         (0..count)
@@ -229,7 +247,6 @@ mod tests {
             let x = values(n * c * h * w, 1);
             let large = FlexTensor::from_data(TensorData::new(x.clone(), [n, c, h, w]));
             let patches = patch_rows(&large, taps, [oh, ow]);
-            let patches = patches.storage::<f32>().to_vec();
             let (rows, columns) = (c * kernel * kernel, n * oh * ow);
             for row in 0..rows {
                 let (channel, i, j) = (
@@ -258,16 +275,8 @@ mod tests {
                 }
             }
             let y = values(rows * columns, 2);
-            let column_matrix = FlexTensor::from_data(TensorData::new(y.clone(), [rows, columns]));
             let mut scattered = vec![0f32; n * c * h * w];
-            scatter_columns(
-                &column_matrix,
-                taps,
-                &mut scattered,
-                [n, c, h, w],
-                [oh, ow],
-                None,
-            );
+            scatter_columns(&y, taps, &mut scattered, [n, c, h, w], [oh, ow], None);
             let dot =
                 |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(a, b)| (a * b) as f64).sum::<f64>();
             let (left, right) = (dot(&patches, &y), dot(&x, &scattered));

@@ -14,6 +14,8 @@ mod flex_batched;
 #[cfg(feature = "flex")]
 mod flex_conv;
 #[cfg(feature = "flex")]
+mod flex_gemm;
+#[cfg(feature = "flex")]
 mod flex_leaky;
 #[cfg(feature = "flex")]
 mod flex_maxout;
