@@ -264,12 +264,12 @@ fn weight_average_leaves_training_alone_and_is_what_generate_samples() {
             *e = 0.5 * *e + 0.5 * l;
         }
     }
+    // Averaging does not change training: bit for bit on flex; on wgpu the two trainers may
+    // run different autotuned kernels (tests run in parallel and tune the same shapes), so
+    // there the trajectories must agree far more closely than either moved from the start.
     let live = parameter_values(&averaged.generator().valid()).unwrap();
-    assert_eq!(
-        live,
-        parameter_values(&plain.generator().valid()).unwrap(),
-        "averaging does not change training"
-    );
+    let plain_live = parameter_values(&plain.generator().valid()).unwrap();
+    assert_same_run(&live, &plain_live, &start);
     let average = parameter_values(averaged.averaged_generator().unwrap()).unwrap();
     assert_eq!(average.len(), live.len());
     assert_ne!(average, live);
