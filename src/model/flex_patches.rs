@@ -51,7 +51,7 @@ impl Taps {
 /// small-grid pixel in order, the value of `large` (`[n, c, h, w]`) tap `(i, j)` sees (0 in the
 /// padding). Every value is written once, the zeros only where taps read padding.
 pub(super) fn patch_rows(large: &FlexTensor, taps: Taps, [oh, ow]: [usize; 2]) -> Vec<f32> {
-    let large = large.to_contiguous();
+    let large = row_major(large);
     let [n, c, h, w] = large.layout().shape().dims::<4>();
     let values = &large.storage::<f32>()[large.layout().start_offset()..];
     let (kernel, pixels) = (taps.kernel, oh * ow);
@@ -85,6 +85,16 @@ pub(super) fn patch_rows(large: &FlexTensor, taps: Taps, [oh, ow]: [usize; 2]) -
     // either zeroed whole or zeroed before and after the columns it copies.
     unsafe { rows.set_len(len) };
     rows
+}
+
+/// `x` itself when its values are already in row-major order (as a chunk of whole images
+/// sliced from a batch is), else a row-major copy. Flex's `to_contiguous` copies every view
+/// that starts past its buffer's first value, so each chunk's images were copied once more.
+fn row_major(x: &FlexTensor) -> FlexTensor {
+    match x.is_contiguous() {
+        true => x.clone(),
+        false => x.to_contiguous(),
+    }
 }
 
 fn fill_zeros(out: &mut [MaybeUninit<f32>]) {
