@@ -89,9 +89,7 @@ fn weight_matrix(weight: &FlexTensor) -> Strided<'_> {
 
 /// The values of a rank-1 `bias`.
 fn bias_values(bias: &FlexTensor) -> Vec<f32> {
-    let bias = bias.to_contiguous();
-    let count = bias.layout().shape().num_elements();
-    bias.storage::<f32>()[bias.layout().start_offset()..][..count].to_vec()
+    values_of(&bias.to_contiguous()).to_vec()
 }
 
 /// What one pass over `large`'s patches computes.
