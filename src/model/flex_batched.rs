@@ -28,7 +28,9 @@ use burn::tensor::{Slice, TensorData};
 use rayon::prelude::*;
 
 use super::flex_gemm::{Strided, product};
-use super::flex_patches::{Taps, batch_major, channel_major, patch_rows, scatter_columns};
+use super::flex_patches::{
+    Taps, batch_major, channel_major, patch_rows, row_major, scatter_columns, values_of,
+};
 
 /// How many images one product covers.
 #[derive(Debug, Clone, Copy)]
@@ -75,13 +77,7 @@ fn images(x: &FlexTensor, range: Range<usize>) -> FlexTensor {
     )
 }
 
-/// The values of a contiguous `x`, in order.
-fn values_of(x: &FlexTensor) -> &[f32] {
-    let count = x.layout().shape().num_elements();
-    &x.storage::<f32>()[x.layout().start_offset()..][..count]
-}
-
-/// A weight `[c_small, c_large, k, k]` (contiguous) as the matrix `[c_small, c_large * k * k]`.
+/// A weight `[c_small, c_large, k, k]` (row-major) as the matrix `[c_small, c_large * k * k]`.
 fn weight_matrix(weight: &FlexTensor) -> Strided<'_> {
     let [c_small, c_large, kh, kw] = weight.layout().shape().dims::<4>();
     Strided::row_major(values_of(weight), [c_small, c_large * kh * kw])
@@ -89,7 +85,7 @@ fn weight_matrix(weight: &FlexTensor) -> Strided<'_> {
 
 /// The values of a rank-1 `bias`.
 fn bias_values(bias: &FlexTensor) -> Vec<f32> {
-    values_of(&bias.to_contiguous()).to_vec()
+    values_of(&row_major(bias)).to_vec()
 }
 
 /// What one pass over `large`'s patches computes.
@@ -141,7 +137,7 @@ fn patch_products_in_chunks(
     let small = [taps.small_side(h), taps.small_side(w)];
     let pixels = small[0] * small[1];
     let k = taps.kernel;
-    let gather = gather.map(|(weight, bias)| (weight.to_contiguous(), bias.map(bias_values)));
+    let gather = gather.map(|(weight, bias)| (row_major(weight), bias.map(bias_values)));
     let c_small = match (&gather, correlate) {
         (Some((weight, _)), _) => weight.layout().shape().dims::<4>()[0],
         (None, Some(small)) => small.layout().shape().dims::<4>()[1],
@@ -227,7 +223,7 @@ fn scatter_in_chunks(
 ) -> FlexTensor {
     let [n, c_small, oh, ow] = small.layout().shape().dims::<4>();
     let [_, c_large, k, _] = weight.layout().shape().dims::<4>();
-    let weight = weight.to_contiguous();
+    let weight = row_major(weight);
     let columns_of = weight_matrix(&weight).transposed();
     let bias = bias.map(bias_values);
     let per_chunk = images_per_chunk([c_large * k * k * oh * ow, oh * ow], chunking);

@@ -53,7 +53,7 @@ impl Taps {
 pub(super) fn patch_rows(large: &FlexTensor, taps: Taps, [oh, ow]: [usize; 2]) -> Vec<f32> {
     let large = row_major(large);
     let [n, c, h, w] = large.layout().shape().dims::<4>();
-    let values = &large.storage::<f32>()[large.layout().start_offset()..];
+    let values = values_of(&large);
     let (kernel, pixels) = (taps.kernel, oh * ow);
     let len = c * kernel * kernel * n * pixels;
     let mut rows = Vec::<f32>::with_capacity(len);
@@ -90,11 +90,17 @@ pub(super) fn patch_rows(large: &FlexTensor, taps: Taps, [oh, ow]: [usize; 2]) -
 /// `x` itself when its values are already in row-major order (as a chunk of whole images
 /// sliced from a batch is), else a row-major copy. Flex's `to_contiguous` copies every view
 /// that starts past its buffer's first value, so each chunk's images were copied once more.
-fn row_major(x: &FlexTensor) -> FlexTensor {
+pub(super) fn row_major(x: &FlexTensor) -> FlexTensor {
     match x.is_contiguous() {
         true => x.clone(),
         false => x.to_contiguous(),
     }
+}
+
+/// The values of a row-major `x` ([`row_major`]), in order.
+pub(super) fn values_of(x: &FlexTensor) -> &[f32] {
+    let count = x.layout().shape().num_elements();
+    &x.storage::<f32>()[x.layout().start_offset()..][..count]
 }
 
 fn fill_zeros(out: &mut [MaybeUninit<f32>]) {
@@ -145,9 +151,7 @@ pub(super) fn scatter_columns(
 fn copy_strided(out: &mut [MaybeUninit<f32>], source: &[f32], stride: usize) {
     match stride {
         1 => {
-            for (value, source) in out.iter_mut().zip(source) {
-                value.write(*source);
-            }
+            out.write_copy_of_slice(&source[..out.len()]);
         }
         2 => {
             for (value, pair) in out.iter_mut().zip(source.chunks(2)) {
