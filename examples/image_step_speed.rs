@@ -2,15 +2,19 @@
 //! one D step, one G step) and prints JSON with the median and the peak resident memory;
 //! `scripts/compare_image_speed.sh` runs it beside `scripts/pytorch_dcgan_step.py`.
 //!
-//! `cargo run --release --example image_step_speed -- --depth shallow`
+//! With `--phases` it times the three parts of an iteration apart instead, as the official
+//! code runs them (G runs once in the D step without a graph and once in the G step): label the
+//! batch, the D step, the G step.
+//!
+//! `cargo run --release --example image_step_speed -- --depth shallow [--phases]`
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use burn::prelude::*;
 use clap::{Parser, ValueEnum};
-use selfcond_gan::model::{DcganConfig, DcganDepth};
-use selfcond_gan::rng::{stream, uniform_tensor};
+use selfcond_gan::model::{ConditionalGenerator, DcganConfig, DcganDepth, Discriminator};
+use selfcond_gan::rng::{SeededRng, stream, uniform_tensor};
 use selfcond_gan::{Batch, SelfCondConfig, TrainConfig, Trainer};
 
 #[path = "common/alloc.rs"]
@@ -36,6 +40,9 @@ struct Args {
     warmup: usize,
     #[arg(long, default_value_t = 10)]
     iterations: usize,
+    /// Time labelling, the D step and the G step apart (official-code structure).
+    #[arg(long)]
+    phases: bool,
 }
 
 /// Peak resident memory of this process in MiB (Linux).
@@ -70,6 +77,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     .with_beta2(0.99)
     .with_log_every(usize::MAX / 2);
     let (mut trainer, _) = Trainer::new(config, g, d, Some(set))?;
+    if args.phases {
+        return time_phases(&mut trainer, &mut rng, &device, &args);
+    }
     let mut times = Vec::new();
     for i in 0..args.warmup + args.iterations {
         let batch = Batch {
@@ -84,12 +94,66 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             times.push(1e3 * started.elapsed().as_secs_f64());
         }
     }
-    let mut sorted = times.clone();
-    sorted.sort_by(f64::total_cmp);
     println!(
         "{{\"framework\": \"burn {device:?}\", \"ms_per_iteration_median\": {}, \"ms_per_iteration\": {times:?}, \"peak_rss_mib\": {}}}",
-        sorted[sorted.len() / 2],
+        median(&times),
         peak_rss_mib().unwrap_or(f64::NAN)
+    );
+    Ok(())
+}
+
+fn median(times: &[f64]) -> f64 {
+    let mut sorted = times.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
+/// Median milliseconds of labelling a batch, the D step (with G's forward pass without a
+/// graph) and the G step (G's forward pass with one), each timed alone.
+fn time_phases<G, M>(
+    trainer: &mut Trainer<G, M, 4>,
+    rng: &mut SeededRng,
+    device: &Device,
+    args: &Args,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    G: ConditionalGenerator<4>,
+    M: Discriminator<4>,
+{
+    let mut phases = [Vec::new(), Vec::new(), Vec::new()];
+    for i in 0..args.warmup + args.iterations {
+        let batch = Batch {
+            samples: uniform_tensor(rng, [args.batch, 3, 32, 32], 1.0, device),
+            labels: None,
+        };
+        device.sync()?;
+        let started = Instant::now();
+        let classes = trainer.classes_for(&batch)?;
+        device.sync()?;
+        let labelled = Instant::now();
+        let z = trainer.sample_latents(args.batch, device);
+        black_box(trainer.discriminator_step(batch.samples, z.clone(), classes.clone()));
+        device.sync()?;
+        let d_stepped = Instant::now();
+        black_box(trainer.generator_step(z, classes));
+        device.sync()?;
+        let g_stepped = Instant::now();
+        if i >= args.warmup {
+            let spans = [
+                (started, labelled),
+                (labelled, d_stepped),
+                (d_stepped, g_stepped),
+            ];
+            for (times, (from, to)) in phases.iter_mut().zip(spans) {
+                times.push(1e3 * (to - from).as_secs_f64());
+            }
+        }
+    }
+    println!(
+        "{{\"framework\": \"burn {device:?}\", \"label_ms_median\": {}, \"d_step_ms_median\": {}, \"g_step_ms_median\": {}}}",
+        median(&phases[0]),
+        median(&phases[1]),
+        median(&phases[2])
     );
     Ok(())
 }

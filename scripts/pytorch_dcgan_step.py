@@ -8,6 +8,8 @@ As in the official code, one draw of latents serves both steps, G runs without a
 step and D's parameters are frozen in the G step; `--one-generator-pass` runs G once with a graph
 and feeds its detached values to the D step, as our trainer does.
 
+`--phases` times labelling, the D step and the G step apart, in the official code's order.
+
     python scripts/pytorch_dcgan_step.py --depth shallow --threads 2 [--one-generator-pass]
 """
 import argparse
@@ -81,6 +83,8 @@ def main():
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--one-generator-pass", action="store_true",
                    help="one forward pass of G per iteration, shared by the D and G steps")
+    p.add_argument("--phases", action="store_true",
+                   help="time labelling, the D step and the G step apart (official structure)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -100,23 +104,19 @@ def main():
     with torch.no_grad():
         centres = snapshot.features(data[: args.k])
 
-    def iteration():
+    def label():
         real = data[torch.randint(0, data.shape[0], (args.batch,), device=dev)]
         with torch.no_grad():
             c = torch.cdist(snapshot.features(real), centres).argmin(dim=1)
-        z = torch.randn(args.batch, 128, device=dev)
-        if args.one_generator_pass:
-            fake = G(z, c)
-            fake_for_d = fake.detach()
-        else:
-            with torch.no_grad():
-                fake_for_d = G(z, c)
+        return real, c
+
+    def d_step(real, c, fake_for_d):
         d_loss = F.softplus(-D(real, c)).mean() + F.softplus(D(fake_for_d, c)).mean()
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
-        if not args.one_generator_pass:
-            fake = G(z, c)
+
+    def g_step(fake, c):
         for p_ in D.parameters():
             p_.requires_grad_(False)
         g_loss = F.softplus(-D(fake, c)).mean()
@@ -125,6 +125,48 @@ def main():
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
+
+    def iteration():
+        real, c = label()
+        z = torch.randn(args.batch, 128, device=dev)
+        if args.one_generator_pass:
+            fake = G(z, c)
+            fake_for_d = fake.detach()
+        else:
+            with torch.no_grad():
+                fake_for_d = G(z, c)
+        d_step(real, c, fake_for_d)
+        if not args.one_generator_pass:
+            fake = G(z, c)
+        g_step(fake, c)
+
+    def phases():
+        """Milliseconds of labelling, the D step (G without a graph) and the G step."""
+        started = time.perf_counter()
+        real, c = label()
+        sync()
+        labelled = time.perf_counter()
+        z = torch.randn(args.batch, 128, device=dev)
+        with torch.no_grad():
+            fake_for_d = G(z, c)
+        d_step(real, c, fake_for_d)
+        sync()
+        d_stepped = time.perf_counter()
+        g_step(G(z, c), c)
+        sync()
+        g_stepped = time.perf_counter()
+        return [1e3 * (labelled - started), 1e3 * (d_stepped - labelled),
+                1e3 * (g_stepped - d_stepped)]
+
+    if args.phases:
+        for _ in range(args.warmup):
+            phases()
+        label_ms, d_ms, g_ms = zip(*(phases() for _ in range(args.iterations)))
+        print(json.dumps({"framework": f"pytorch {torch.__version__}", "depth": args.depth,
+                          "label_ms_median": statistics.median(label_ms),
+                          "d_step_ms_median": statistics.median(d_ms),
+                          "g_step_ms_median": statistics.median(g_ms)}))
+        return
 
     for _ in range(args.warmup):
         iteration()
