@@ -55,6 +55,9 @@ fn peak_rss_mib() -> Option<f64> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     alloc::keep_freed_memory();
     let args = Args::parse();
+    if args.iterations == 0 {
+        return Err("--iterations must be at least 1: the medians need a timed iteration".into());
+    }
     let device = Device::default().autodiff();
     let depth = match args.depth {
         Depth::Shallow => DcganDepth::Shallow,
