@@ -25,6 +25,7 @@ use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
 use super::flex_batched::{correlate, gather, patch_products, scatter};
 use super::flex_patches::{Taps, bias_gradient};
+use super::flex_winograd as winograd;
 
 /// Square-kernel layers with bias, one group, no dilation, no output padding and the same
 /// padding on every side.
@@ -112,6 +113,9 @@ impl Layer {
 
     fn forward(&self, x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor) -> FlexTensor {
         match (self.transposed, self.scatters_batched(x)) {
+            (false, _) if winograd::applies(self.taps, weight) => {
+                winograd::forward(x, weight, bias)
+            }
             (false, _) => gather(x, weight, Some(bias), self.taps),
             (true, true) => {
                 let [_, _, h, w] = x.layout().shape().dims::<4>();
@@ -147,6 +151,7 @@ impl Layer {
         }
         let dw = want_weight.then(|| correlate(&x, &grad, self.taps));
         let dx = want_input.then(|| match self.scatters_batched(&x) {
+            _ if winograd::applies(self.taps, &weight) => winograd::input_gradient(&grad, &weight),
             true => {
                 let [_, _, h, w] = x.layout().shape().dims::<4>();
                 scatter(&grad, &weight, None, self.taps, [h, w])

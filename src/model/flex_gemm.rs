@@ -31,6 +31,20 @@ impl<'a> Strided<'a> {
         matrix
     }
 
+    /// The `[rows, columns]` matrix at the start of `values` whose rows lie `row_stride` values
+    /// apart (row-major when `row_stride == columns`).
+    pub fn spaced_rows(values: &'a [f32], [rows, columns]: [usize; 2], row_stride: usize) -> Self {
+        let matrix = Strided {
+            values,
+            rows,
+            columns,
+            row_stride,
+            column_stride: 1,
+        };
+        matrix.check();
+        matrix
+    }
+
     /// The transpose, as a view of the same values.
     pub fn transposed(self) -> Self {
         Strided {

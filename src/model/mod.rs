@@ -22,6 +22,10 @@ mod flex_maxout;
 #[cfg(feature = "flex")]
 mod flex_patches;
 #[cfg(feature = "flex")]
+mod flex_winograd;
+#[cfg(feature = "flex")]
+mod flex_winograd_transforms;
+#[cfg(feature = "flex")]
 pub(crate) use flex_conv::{is_flex, is_flex_f32};
 pub mod init;
 pub mod norm;
