@@ -329,8 +329,9 @@ mod tests {
         }
     }
 
-    /// On flex, the batched products, with the input gradient batched or flex's, give Burn's
-    /// values and all three gradients, and the same values without autodiff.
+    /// On flex, the batched products, with the input gradient batched or flex's, and on wide
+    /// layers Winograd's products, give Burn's values and all three gradients, and the same
+    /// values without autodiff.
     #[cfg(feature = "flex")]
     #[test]
     fn batched_convolution_matches_burn_on_flex() {
@@ -341,11 +342,13 @@ mod tests {
         }
         // (channels in, out, input side, kernel, stride, input gradient batched?)
         for (cin, cout, side, kernel, stride, batched_input_gradient) in [
-            (6, 5, 7, 3, 1, false),  // a 7 x 7 stride-1 output
-            (3, 8, 18, 4, 2, false), // 3 input channels, 9 x 9 output
-            (6, 5, 8, 4, 2, true),   // a 4 x 4 output
-            (6, 5, 4, 4, 2, true),   // 2 x 2: also a tiny output
-            (6, 5, 6, 3, 1, false),  // 6 x 6
+            (6, 5, 7, 3, 1, false),   // a 7 x 7 stride-1 output
+            (3, 8, 18, 4, 2, false),  // 3 input channels, 9 x 9 output
+            (6, 5, 8, 4, 2, true),    // a 4 x 4 output
+            (6, 5, 4, 4, 2, true),    // 2 x 2: also a tiny output
+            (6, 5, 6, 3, 1, false),   // 6 x 6
+            (16, 20, 8, 3, 1, false), // wide enough for Winograd's F(2 x 2, 3 x 3)
+            (20, 16, 9, 4, 2, true),  // Winograd's F(2 x 2, 2 x 2) per phase, odd input side
         ] {
             let conv = init::conv2d(&mut seeded(4), [cin, cout], kernel, stride, 1, &device);
             let out_side = (side + 2 - kernel) / stride + 1;
@@ -371,8 +374,8 @@ mod tests {
     }
 
     /// On flex, transposed convolutions take the batched products (the forward pass on small
-    /// inputs only); values and all three gradients match Burn's layer, with and without
-    /// autodiff.
+    /// inputs only) or, on wide layers, Winograd's; values and all three gradients match
+    /// Burn's layer, with and without autodiff.
     #[cfg(feature = "flex")]
     #[test]
     fn batched_transposed_convolution_matches_burn_on_flex() {
@@ -387,6 +390,8 @@ mod tests {
             (2, 3, 2, 2, 3, 2, 1), // taps that fall outside the output
             (6, 5, 8, 8, 4, 2, 1), // 8 x 8 inputs: flex's forward pass, batched gradients
             (4, 3, 3, 6, 4, 2, 1), // a non-square input
+            (16, 20, 4, 4, 4, 2, 1), // wide enough for Winograd's F(2 x 2, 2 x 2) per phase
+            (20, 16, 5, 7, 4, 2, 1), // the same on an odd, non-square input
         ] {
             let conv = init::conv_transpose2d(
                 &mut seeded(7),

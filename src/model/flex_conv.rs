@@ -9,6 +9,11 @@
 //! faster. So a convolution's input gradient and a transposed convolution's forward pass take
 //! the scatter only there.
 //!
+//! Wide 3 x 3 stride-1 and 4 x 4 stride-2 layers (all but the first and last of the DCGAN
+//! models) take Winograd's minimal filtering (`flex_winograd`) for their gathers and
+//! scatters instead, with 1.8-2.25x fewer multiply-adds; their weight gradients keep the
+//! patch products.
+//!
 //! A Burn backend extension: `Autodiff<Flex>` records each layer as one op with a
 //! hand-written backward pass, `Flex` runs the forward pass alone. Reached through `Dispatch`.
 
@@ -87,6 +92,16 @@ impl Layer {
         }
     }
 
+    /// Whether this layer's gathers and scatters on input `x` take Winograd's products.
+    fn takes_winograd(&self, x: &FlexTensor, weight: &FlexTensor) -> bool {
+        let [_, _, h, w] = x.layout().shape().dims::<4>();
+        let small = match self.transposed {
+            true => [h, w],
+            false => [self.taps.small_side(h), self.taps.small_side(w)],
+        };
+        winograd::applies(self.taps, weight, small)
+    }
+
     fn conv_options(&self) -> ConvOptions<2> {
         let Taps {
             stride, padding, ..
@@ -112,11 +127,15 @@ impl Layer {
     }
 
     fn forward(&self, x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor) -> FlexTensor {
+        let winograd = self.takes_winograd(x, weight);
         match (self.transposed, self.scatters_batched(x)) {
-            (false, _) if winograd::applies(self.taps, weight) => {
-                winograd::forward(x, weight, bias)
-            }
+            (false, _) if winograd => winograd::gather(x, weight, Some(bias), self.taps),
             (false, _) => gather(x, weight, Some(bias), self.taps),
+            (true, _) if winograd => {
+                let [_, _, h, w] = x.layout().shape().dims::<4>();
+                let large = [self.grown(h), self.grown(w)];
+                winograd::scatter(x, weight, Some(bias), self.taps, large)
+            }
             (true, true) => {
                 let [_, _, h, w] = x.layout().shape().dims::<4>();
                 let large = [self.grown(h), self.grown(w)];
@@ -139,6 +158,11 @@ impl Layer {
         grad: FlexTensor,
         [want_input, want_weight]: [bool; 2],
     ) -> (Option<FlexTensor>, Option<FlexTensor>) {
+        if self.transposed && self.takes_winograd(&x, &weight) {
+            let dx = want_input.then(|| winograd::gather(&grad, &weight, None, self.taps));
+            let dw = want_weight.then(|| correlate(&grad, &x, self.taps));
+            return (dx, dw);
+        }
         if self.transposed {
             // Both gradients read the patches of the upstream gradient (the large grid).
             let products = patch_products(
@@ -151,7 +175,10 @@ impl Layer {
         }
         let dw = want_weight.then(|| correlate(&x, &grad, self.taps));
         let dx = want_input.then(|| match self.scatters_batched(&x) {
-            _ if winograd::applies(self.taps, &weight) => winograd::input_gradient(&grad, &weight),
+            _ if self.takes_winograd(&x, &weight) => {
+                let [_, _, h, w] = x.layout().shape().dims::<4>();
+                winograd::scatter(&grad, &weight, None, self.taps, [h, w])
+            }
             true => {
                 let [_, _, h, w] = x.layout().shape().dims::<4>();
                 scatter(&grad, &weight, None, self.taps, [h, w])

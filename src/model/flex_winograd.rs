@@ -1,20 +1,26 @@
-//! Winograd's minimal filtering F(2 x 2, 3 x 3) for the 3 x 3, stride-1, padding-1
-//! convolutions of the deep discriminator, on flex.
+//! Winograd's minimal filtering for the discriminators' and generators' convolutions, on flex:
+//! F(2 x 2, 3 x 3) for 3 x 3 stride-1 layers and F(2 x 2, 2 x 2) for 4 x 4 stride-2 ones.
 //!
-//! The output is cut into 2 x 2 tiles, each read from a 4 x 4 window of the input. In the
-//! transformed domain a tile's 4 output values are 16 products (one per point of the window)
-//! instead of 36, so a pass becomes 16 matrix products over the tiles with 2.25x fewer
-//! multiply-adds than the patch products of `flex_batched` (Lavin and Gray, "Fast Algorithms
-//! for Convolutional Neural Networks", CVPR 2016):
+//! The output is cut into 2 x 2 tiles, each read from a small window of the input. In the
+//! transformed domain a tile's 4 output values are one product per point of the window, so a
+//! pass becomes one matrix product per point over the tiles of a chunk of images (Lavin and
+//! Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR 2016):
+//! `Y = A^T [(G g G^T) . (B^T d B)] A`, summed over input channels.
 //!
-//! - forward: `Y = A^T [(G g G^T) . (B^T d B)] A`, summed over input channels;
-//! - input gradient: the same with each kernel rotated by half a turn and the channels swapped.
+//! - 3 x 3, stride 1, padding 1: 4 x 4 windows, 16 points for 36 multiply-adds (2.25x fewer).
+//!   The input gradient is the same pass with each kernel rotated by half a turn.
+//! - 4 x 4, stride 2, padding 1: the kernel splits into four 2 x 2 kernels, one per phase
+//!   (even or odd row and column) of the input; each phase is a stride-1 2 x 2 correlation,
+//!   3 x 3 windows, 9 points for 16 multiply-adds (1.78x fewer). The four phases are four
+//!   groups of input channels of one product. The adjoint (a convolution's input gradient, a
+//!   transposed convolution's forward pass) writes each phase of the output with its own 2 x 2
+//!   kernels from its own windows: four products per point.
 //!
-//! The weight gradient keeps the patch products. Its Winograd form (the adjoint, `G^T [sum over
-//! tiles (A dY A^T) . (B^T d B)] G`) was measured no faster on these layers: its products have
-//! only the tiles as inner dimension and write 16 gradients per kernel.
+//! The weight gradients keep the patch products of `flex_batched`: the Winograd form of the
+//! 3 x 3 one (`G^T [sum over tiles (A dY A^T) . (B^T d B)] G`) measured no faster on these
+//! layers, its products having only the tiles as inner dimension.
 //!
-//! The transforms only add and halve, so values differ from the direct sum by rounding alone
+//! The transforms only add and halve, so values differ from the direct sums by rounding alone
 //! (tested against flex's kernels). PyTorch's CPU convolutions (oneDNN) are direct ones.
 
 use std::ops::Range;
@@ -25,205 +31,380 @@ use rayon::prelude::*;
 
 use super::flex_gemm::{Strided, product};
 use super::flex_patches::{Taps, row_major, values_of};
-use super::flex_winograd_transforms::{self as transforms, POINTS, Padded, Plane, TILE};
+use super::flex_winograd_transforms::{
+    self as transforms, F22, F23, Minimal, Padded, Placement, Sampling,
+};
 
-/// Layers with fewer input or output channels keep the patch products: the transformed
-/// products would be too thin for gemm's kernels (the first layer reads 3 channels).
+/// Layers with fewer channels on either side keep the patch products: the transformed
+/// products would be too thin for gemm's kernels (the first layers read 3 channels).
 const MIN_CHANNELS: usize = 16;
 
 /// Fewest tiles (product columns) per chunk of images, and the target size of a chunk's
-/// transformed input, in floats.
+/// transformed input, in floats. Forward passes of the deep discriminator's 3 x 3 layers,
+/// images per chunk from 2 to 64 (a throwaway probe, medians of 9): 64->128 @16 fastest at 2-4
+/// images, 128->256 @8 at 2-8, 256->512 @4 at 4-16; this target picks 4, 8 and 16.
 const MIN_TILES: usize = 64;
 const CHUNK_FLOATS: usize = (1 << 20) / 4;
 
-/// Whether a convolution with `taps` and weight `[c_out, c_in, k, k]` takes this path.
-pub(super) fn applies(taps: Taps, weight: &FlexTensor) -> bool {
-    let [c_out, c_in, _, _] = weight.layout().shape().dims::<4>();
-    taps.kernel == 3 && taps.stride == 1 && taps.padding == 1 && c_in.min(c_out) >= MIN_CHANNELS
+/// The layer shapes this module computes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Shape {
+    /// 3 x 3, stride 1, padding 1: F(2 x 2, 3 x 3).
+    Same3,
+    /// 4 x 4, stride 2, padding 1: F(2 x 2, 2 x 2) per phase.
+    Halving4,
 }
 
-/// A batch of images cut into output tiles.
-#[derive(Debug, Clone, Copy)]
-struct Tiling {
-    n: usize,
-    plane: Plane,
-}
-
-impl Tiling {
-    fn of(x: &FlexTensor) -> Self {
-        let [n, _, height, width] = x.layout().shape().dims::<4>();
-        let plane = Plane {
-            height,
-            width,
-            rows: height.div_ceil(TILE),
-            columns: width.div_ceil(TILE),
-        };
-        Tiling { n, plane }
-    }
-
-    fn per_image(&self) -> usize {
-        self.plane.rows * self.plane.columns
-    }
-
-    /// Images per chunk for `channels` input channels: at least [`MIN_TILES`] tiles, else
-    /// about [`CHUNK_FLOATS`] transformed values.
-    fn images_per_chunk(&self, channels: usize) -> usize {
-        let per_image = self.per_image().max(1);
-        (CHUNK_FLOATS / (POINTS * channels * per_image).max(1))
-            .max(MIN_TILES.div_ceil(per_image))
-            .max(1)
-    }
-
-    fn chunks(&self, per_chunk: usize) -> impl IndexedParallelIterator<Item = Range<usize>> {
-        let n = self.n;
-        (0..n.div_ceil(per_chunk))
-            .into_par_iter()
-            .map(move |index| index * per_chunk..((index + 1) * per_chunk).min(n))
+fn shape(taps: Taps) -> Option<Shape> {
+    match (taps.kernel, taps.stride, taps.padding) {
+        (3, 1, 1) => Some(Shape::Same3),
+        (4, 2, 1) => Some(Shape::Halving4),
+        _ => None,
     }
 }
 
-/// `[c_out, c_in, 3, 3]` kernels transformed, `G g G^T`, as `[c_out, POINTS, c_in]` (laid out
-/// as [`transformed_planes`] lays out its values, the input channels in place of tiles). With `flipped`, the kernels of the input gradient: `[c_in, POINTS,
-/// c_out]`, each kernel rotated by half a turn.
-fn transformed_kernels(weight: &FlexTensor, flipped: bool) -> Vec<f32> {
-    let weight = row_major(weight);
-    let [c_out, c_in, _, _] = weight.layout().shape().dims::<4>();
-    let values = values_of(&weight);
-    let (rows, columns) = match flipped {
-        false => (c_out, c_in),
-        true => (c_in, c_out),
-    };
-    let mut out = vec![0f32; rows * POINTS * columns];
-    out.par_chunks_mut(POINTS * columns)
+/// Small grids of fewer pixels keep the patch products. On one tile per image (the shallow
+/// discriminator's last layer, 4 x 4 to 2 x 2) transforming the kernels, which makes them
+/// 2.25x larger, costs more than the products save: its forward pass took 11.1-12.3 ms against
+/// 6.9-10.1 ms (`layer_profile --depth shallow`, 2 rounds alternating).
+const MIN_SMALL_PIXELS: usize = 16;
+
+/// Whether a layer with `taps` and weight `[c_small, c_large, k, k]` (a convolution's
+/// `[c_out, c_in, k, k]`, a transposed convolution's `[c_in, c_out, k, k]`) takes this path
+/// on a small grid of `[oh, ow]`.
+pub(super) fn applies(taps: Taps, weight: &FlexTensor, [oh, ow]: [usize; 2]) -> bool {
+    let [c_small, c_large, _, _] = weight.layout().shape().dims::<4>();
+    shape(taps).is_some() && c_small.min(c_large) >= MIN_CHANNELS && oh * ow >= MIN_SMALL_PIXELS
+}
+
+/// The four phases (even or odd row, even or odd column) of a 4 x 4 stride-2 layer.
+const PHASES: [[usize; 2]; 4] = [[0, 0], [0, 1], [1, 0], [1, 1]];
+
+/// `weight` `[c_small, c_large, k, k]` (row-major values) as the layer's kernels for a pass
+/// with `rows` output channels and `channels` input channels, transformed by `M`, laid out
+/// `[rows, W * W, channels]` ([`point_matrix`]). `tap(row, channel, ky, kx)` says which weight
+/// value each kernel tap is.
+fn transformed_kernels<M: Minimal<W, K>, const W: usize, const K: usize>(
+    [rows, channels]: [usize; 2],
+    tap: impl Fn(usize, usize, usize, usize) -> f32 + Sync,
+) -> Vec<f32> {
+    let points = W * W;
+    let mut out = vec![0f32; rows * points * channels];
+    out.par_chunks_mut((points * channels).max(1))
         .enumerate()
         .for_each(|(row, out)| {
-            for column in 0..columns {
-                let u = match flipped {
-                    false => transforms::kernel(&values[(row * c_in + column) * 9..][..9]),
-                    true => {
-                        let g = &values[(column * c_in + row) * 9..][..9];
-                        transforms::kernel(&std::array::from_fn::<f32, 9, _>(|t| g[8 - t]))
-                    }
-                };
-                for (point, value) in u.into_iter().enumerate() {
-                    out[point * columns + column] = value;
-                }
+            for channel in 0..channels {
+                let tap = |ky, kx| tap(row, channel, ky, kx);
+                transforms::kernel::<M, W, K>(tap, &mut out[channel..], channels);
             }
         });
     out
 }
 
-/// Transforms every plane of `images` of `values` (`[n, c, h, w]`, row-major) with
-/// `transform`, channels in parallel, into `[c, POINTS, tiles]`: point `p` of tile `t` of
-/// channel `c` at `(c * POINTS + p) * tiles + t`, tiles in image, then raster order. Each point
-/// is then a matrix `[c, tiles]` whose rows lie `POINTS * tiles` apart ([`point_matrix`]).
-fn transformed_planes<S>(
+/// Point `point` of values laid out `[rows, points, columns]`: `[rows, columns]`.
+fn point_matrix(
     values: &[f32],
-    c: usize,
-    tiling: Tiling,
-    images: Range<usize>,
-    scratch: impl Fn() -> S + Sync + Send,
-    transform: impl Fn(&mut S, &[f32], &mut [f32], usize, usize) + Sync + Send,
-) -> (Vec<f32>, usize) {
-    let plane = tiling.plane.height * tiling.plane.width;
-    let tiles = images.len() * tiling.per_image();
-    let mut out = vec![0f32; POINTS * c * tiles];
-    out.par_chunks_mut((POINTS * tiles).max(1))
-        .enumerate()
-        .for_each_init(scratch, |scratch, (channel, out)| {
-            for (local, image) in images.clone().enumerate() {
-                let source = &values[(image * c + channel) * plane..][..plane];
-                transform(scratch, source, out, tiles, local * tiling.per_image());
-            }
-        });
-    (out, tiles)
-}
-
-/// `B^T d B` of every input window of `images`.
-fn transformed_windows(
-    values: &[f32],
-    c: usize,
-    tiling: Tiling,
-    images: Range<usize>,
-) -> (Vec<f32>, usize) {
-    let plane = tiling.plane;
-    transformed_planes(
-        values,
-        c,
-        tiling,
-        images,
-        || Padded::new(plane),
-        |padded, source, out, tiles, first| {
-            transforms::windows(source, plane, padded, out, tiles, first)
-        },
-    )
-}
-
-/// Point `point` of values laid out `[rows, POINTS, columns]`: `[rows, columns]`.
-fn point_matrix(values: &[f32], point: usize, [rows, columns]: [usize; 2]) -> Strided<'_> {
+    point: usize,
+    points: usize,
+    [rows, columns]: [usize; 2],
+) -> Strided<'_> {
     Strided::spaced_rows(
         &values[point * columns..],
         [rows, columns],
-        POINTS * columns,
+        points * columns,
     )
 }
 
-/// `x` (`[n, c_in, h, w]`) convolved with kernels transformed by [`transformed_kernels`]
-/// (`[c_out, c_in]` per point), plus `bias`: `[n, c_out, h, w]`, `per_chunk` images to a
-/// chunk (`None`: [`Tiling::images_per_chunk`]).
-fn convolve(
-    x: &FlexTensor,
-    kernels: &[f32],
+/// One pass of `M` over a batch: which source planes its windows read, and where its tiles go.
+struct Pass<'a> {
+    /// The source, row-major `[n, c, height, width]`.
+    source: &'a [f32],
+    source_dims: [usize; 4],
+    /// One group of transformed channels per sampling: channel `c * groups + g` is source
+    /// channel `c` read as `samplings[g]` says.
+    samplings: Vec<Sampling>,
+    placement: Placement,
+    /// Transformed kernels `[c_out, W * W, c * groups]`.
+    kernels: Vec<f32>,
     c_out: usize,
-    bias: Option<&[f32]>,
+    bias: Option<&'a [f32]>,
+}
+
+impl Pass<'_> {
+    fn channels(&self) -> usize {
+        self.source_dims[1] * self.samplings.len()
+    }
+
+    /// Images per chunk: at least [`MIN_TILES`] tiles, else about [`CHUNK_FLOATS`]
+    /// transformed values (`per_chunk` when given).
+    fn images_per_chunk(&self, points: usize, per_chunk: Option<usize>) -> usize {
+        let per_image = self.placement.tiles_per_image().max(1);
+        per_chunk.unwrap_or_else(|| {
+            (CHUNK_FLOATS / (points * self.channels() * per_image).max(1))
+                .max(MIN_TILES.div_ceil(per_image))
+                .max(1)
+        })
+    }
+
+    /// Runs the pass, writing its tiles into `out` (`[n, c_out, plane]`).
+    fn run<M: Minimal<W, K>, const W: usize, const K: usize>(
+        &self,
+        out: &mut [f32],
+        per_chunk: Option<usize>,
+    ) {
+        let n = self.source_dims[0];
+        let [height, width] = self.placement.plane;
+        let per_chunk = self.images_per_chunk(W * W, per_chunk);
+        out.par_chunks_mut((per_chunk * self.c_out * height * width).max(1))
+            .enumerate()
+            .for_each(|(index, out)| {
+                let images = index * per_chunk..((index + 1) * per_chunk).min(n);
+                let (windows, tiles) = self.windows::<M, W, K>(images);
+                let points = W * W;
+                let products: Vec<Vec<f32>> = (0..points)
+                    .map(|point| {
+                        product(
+                            point_matrix(
+                                &self.kernels,
+                                point,
+                                points,
+                                [self.c_out, self.channels()],
+                            ),
+                            point_matrix(&windows, point, points, [self.channels(), tiles]),
+                        )
+                    })
+                    .collect();
+                out.par_chunks_mut(self.c_out * height * width)
+                    .enumerate()
+                    .for_each(|(image, out)| {
+                        transforms::output_tiles::<M, W, K>(
+                            &products,
+                            tiles,
+                            image,
+                            self.placement,
+                            self.bias,
+                            out,
+                        )
+                    });
+            });
+    }
+
+    /// `B^T d B` of every window of `images`, transformed channels in parallel, laid out
+    /// `[channels, W * W, tiles]` (tiles in image, then raster order), and the tile count.
+    fn windows<M: Minimal<W, K>, const W: usize, const K: usize>(
+        &self,
+        images: Range<usize>,
+    ) -> (Vec<f32>, usize) {
+        let [_, c, height, width] = self.source_dims;
+        let groups = self.samplings.len();
+        let tiles_per_image = self.placement.tiles_per_image();
+        let tiles = images.len() * tiles_per_image;
+        let grid = self.placement.tiles();
+        let mut out = vec![0f32; W * W * c * groups * tiles];
+        out.par_chunks_mut((W * W * tiles).max(1))
+            .enumerate()
+            .for_each_init(
+                || Padded::new::<W>([height, width], self.samplings[0].step, grid),
+                |padded, (channel, out)| {
+                    let (source_channel, sampling) =
+                        (channel / groups, self.samplings[channel % groups]);
+                    for (local, image) in images.clone().enumerate() {
+                        let plane = (image * c + source_channel) * height * width;
+                        transforms::windows::<M, W, K>(
+                            &self.source[plane..][..height * width],
+                            width,
+                            sampling,
+                            grid,
+                            padded,
+                            out,
+                            tiles,
+                            local * tiles_per_image,
+                        );
+                    }
+                },
+            );
+        (out, tiles)
+    }
+}
+
+/// The weight `[c_small, c_large, k, k]` and bias of a layer, as values.
+struct Weights {
+    values: Vec<f32>,
+    c_small: usize,
+    c_large: usize,
+    bias: Option<Vec<f32>>,
+}
+
+impl Weights {
+    fn new(weight: &FlexTensor, bias: Option<&FlexTensor>) -> Self {
+        let [c_small, c_large, _, _] = weight.layout().shape().dims::<4>();
+        Weights {
+            values: values_of(&row_major(weight)).to_vec(),
+            c_small,
+            c_large,
+            bias: bias.map(|bias| values_of(&row_major(bias)).to_vec()),
+        }
+    }
+
+    /// Tap `(ky, kx)` of the `k x k` kernel from large channel `large` to small channel
+    /// `small`.
+    fn tap(&self, k: usize, [small, large]: [usize; 2], [ky, kx]: [usize; 2]) -> f32 {
+        self.values[((small * self.c_large + large) * k + ky) * k + kx]
+    }
+}
+
+/// `large` (`[n, c_large, h, w]`) read through the layer's kernels, plus `bias`: the small grid
+/// `[n, c_small, oh, ow]`. A convolution's forward pass, a transposed convolution's input
+/// gradient. The layer must be one [`applies`] accepts.
+pub(super) fn gather(
+    large: &FlexTensor,
+    weight: &FlexTensor,
+    bias: Option<&FlexTensor>,
+    taps: Taps,
+) -> FlexTensor {
+    gather_in_chunks(large, weight, bias, taps, None)
+}
+
+fn gather_in_chunks(
+    large: &FlexTensor,
+    weight: &FlexTensor,
+    bias: Option<&FlexTensor>,
+    taps: Taps,
     per_chunk: Option<usize>,
 ) -> FlexTensor {
-    let x = row_major(x);
-    let c_in = x.layout().shape().dims::<4>()[1];
-    let tiling = Tiling::of(&x);
-    let Plane { height, width, .. } = tiling.plane;
-    let values = values_of(&x);
-    let per_chunk = per_chunk.unwrap_or_else(|| tiling.images_per_chunk(c_in));
-    let plane = height * width;
-    let mut out = vec![0f32; tiling.n * c_out * plane];
-    out.par_chunks_mut((per_chunk * c_out * plane).max(1))
-        .zip(tiling.chunks(per_chunk))
-        .for_each(|(out, images)| {
-            let (windows, tiles) = transformed_windows(values, c_in, tiling, images.clone());
-            let products: Vec<Vec<f32>> = (0..POINTS)
-                .map(|point| {
-                    product(
-                        point_matrix(kernels, point, [c_out, c_in]),
-                        point_matrix(&windows, point, [c_in, tiles]),
-                    )
-                })
-                .collect();
-            out.par_chunks_mut(c_out * plane)
-                .enumerate()
-                .for_each(|(image, out)| {
-                    transforms::output_tiles(&products, tiles, image, tiling.plane, bias, out)
+    let large = row_major(large);
+    let source_dims = large.layout().shape().dims::<4>();
+    let [n, _, h, w] = source_dims;
+    let weights = Weights::new(weight, bias);
+    let Weights {
+        c_small, c_large, ..
+    } = weights;
+    let small = [taps.small_side(h), taps.small_side(w)];
+    let mut out = vec![0f32; n * c_small * small[0] * small[1]];
+    let placement = Placement {
+        grid: small,
+        step: 1,
+        phase: [0, 0],
+        plane: small,
+    };
+    let pass = |samplings, kernels| Pass {
+        source: values_of(&large),
+        source_dims,
+        samplings,
+        placement,
+        kernels,
+        c_out: c_small,
+        bias: weights.bias.as_deref(),
+    };
+    match shape(taps).expect("a layer this module computes") {
+        Shape::Same3 => {
+            let kernels = transformed_kernels::<F23, 4, 3>([c_small, c_large], |o, i, ky, kx| {
+                weights.tap(3, [o, i], [ky, kx])
+            });
+            let samplings = vec![Sampling {
+                step: 1,
+                origin: [0, 0],
+            }];
+            pass(samplings, kernels).run::<F23, 4, 3>(&mut out, per_chunk);
+        }
+        Shape::Halving4 => {
+            // Transformed channel `4 * i + g` is phase `g` of large channel `i`, whose 2 x 2
+            // kernel holds the taps of that phase.
+            let kernels =
+                transformed_kernels::<F22, 3, 2>([c_small, c_large * 4], |o, channel, qy, qx| {
+                    let [py, px] = PHASES[channel % 4];
+                    weights.tap(4, [o, channel / 4], [2 * qy + py, 2 * qx + px])
                 });
-        });
-    FlexTensor::from_data(TensorData::new(out, [tiling.n, c_out, height, width]))
+            let samplings = PHASES.map(|origin| Sampling { step: 2, origin }).to_vec();
+            pass(samplings, kernels).run::<F22, 3, 2>(&mut out, per_chunk);
+        }
+    }
+    FlexTensor::from_data(TensorData::new(out, [n, c_small, small[0], small[1]]))
 }
 
-/// The forward pass: `x` `[n, c_in, h, w]`, `weight` `[c_out, c_in, 3, 3]`, `bias` `[c_out]`.
-pub(super) fn forward(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor) -> FlexTensor {
-    let c_out = weight.layout().shape().dims::<4>()[0];
-    let bias = values_of(&row_major(bias)).to_vec();
-    convolve(
-        x,
-        &transformed_kernels(weight, false),
-        c_out,
-        Some(&bias),
-        None,
-    )
+/// `small` (`[n, c_small, oh, ow]`) written back through the layer's kernels onto a large grid
+/// of `large_side`, plus `bias`: `[n, c_large, h, w]`, the adjoint of [`gather`]. A
+/// convolution's input gradient, a transposed convolution's forward pass. The layer must be
+/// one [`applies`] accepts.
+pub(super) fn scatter(
+    small: &FlexTensor,
+    weight: &FlexTensor,
+    bias: Option<&FlexTensor>,
+    taps: Taps,
+    large_side: [usize; 2],
+) -> FlexTensor {
+    scatter_in_chunks(small, weight, bias, taps, large_side, None)
 }
 
-/// The input gradient from the upstream gradient `grad` `[n, c_out, h, w]`.
-pub(super) fn input_gradient(grad: &FlexTensor, weight: &FlexTensor) -> FlexTensor {
-    let c_in = weight.layout().shape().dims::<4>()[1];
-    convolve(grad, &transformed_kernels(weight, true), c_in, None, None)
+fn scatter_in_chunks(
+    small: &FlexTensor,
+    weight: &FlexTensor,
+    bias: Option<&FlexTensor>,
+    taps: Taps,
+    large @ [h, w]: [usize; 2],
+    per_chunk: Option<usize>,
+) -> FlexTensor {
+    let small = row_major(small);
+    let source_dims = small.layout().shape().dims::<4>();
+    let n = source_dims[0];
+    let weights = Weights::new(weight, bias);
+    let Weights {
+        c_small, c_large, ..
+    } = weights;
+    let mut out = vec![0f32; n * c_large * h * w];
+    let pass = |samplings, placement, kernels| Pass {
+        source: values_of(&small),
+        source_dims,
+        samplings,
+        placement,
+        kernels,
+        c_out: c_large,
+        bias: weights.bias.as_deref(),
+    };
+    match shape(taps).expect("a layer this module computes") {
+        Shape::Same3 => {
+            // A correlation with each kernel rotated by half a turn.
+            let kernels = transformed_kernels::<F23, 4, 3>([c_large, c_small], |i, o, ky, kx| {
+                weights.tap(3, [o, i], [2 - ky, 2 - kx])
+            });
+            let samplings = vec![Sampling {
+                step: 1,
+                origin: [0, 0],
+            }];
+            let placement = Placement {
+                grid: large,
+                step: 1,
+                phase: [0, 0],
+                plane: large,
+            };
+            pass(samplings, placement, kernels).run::<F23, 4, 3>(&mut out, per_chunk);
+        }
+        Shape::Halving4 => {
+            // Large pixel `2 m + r` (per axis) takes small pixels `m - 1 + r` and `m + r`
+            // through taps `3 - r` and `1 - r`: a 2 x 2 correlation per phase `r`.
+            for phase @ [ry, rx] in PHASES {
+                let kernels =
+                    transformed_kernels::<F22, 3, 2>([c_large, c_small], |i, o, qy, qx| {
+                        weights.tap(4, [o, i], [3 - ry - 2 * qy, 3 - rx - 2 * qx])
+                    });
+                let samplings = vec![Sampling {
+                    step: 1,
+                    origin: phase,
+                }];
+                let placement = Placement {
+                    grid: [
+                        h.saturating_sub(ry).div_ceil(2),
+                        w.saturating_sub(rx).div_ceil(2),
+                    ],
+                    step: 2,
+                    phase,
+                    plane: large,
+                };
+                pass(samplings, placement, kernels).run::<F22, 3, 2>(&mut out, per_chunk);
+            }
+        }
+    }
+    FlexTensor::from_data(TensorData::new(out, [n, c_large, h, w]))
 }
 
 #[cfg(test)]
@@ -231,7 +412,7 @@ mod tests {
     use super::*;
     use burn::backend::Flex;
     use burn::backend::ops::ModuleOps;
-    use burn::tensor::ops::ConvOptions;
+    use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
     fn tensor(shape: [usize; 4], seed: u32) -> FlexTensor {
         let count = shape.iter().product::<usize>() as u32;
@@ -244,12 +425,12 @@ mod tests {
         FlexTensor::from_data(TensorData::new(values, shape))
     }
 
-    fn values(x: FlexTensor) -> Vec<f32> {
-        values_of(&row_major(&x)).to_vec()
+    fn values(x: &FlexTensor) -> Vec<f32> {
+        values_of(&row_major(x)).to_vec()
     }
 
     /// Close to flex's direct sums: the transforms change the rounding only.
-    fn assert_close(ours: FlexTensor, expected: FlexTensor) {
+    fn assert_close(ours: &FlexTensor, expected: &FlexTensor) {
         assert_eq!(ours.layout().shape(), expected.layout().shape());
         let expected = values(expected);
         let scale = expected.iter().fold(1f32, |m, v| m.max(v.abs()));
@@ -258,54 +439,97 @@ mod tests {
         }
     }
 
-    /// Even and odd sides (a last tile hanging over the edge), one image and several chunks:
-    /// all three passes give flex's convolution and its gradients.
+    /// Both shapes on even and odd sides (tiles and phases hanging over the edge), with the
+    /// automatic chunks, one image to a chunk and two (a short last chunk when n is odd): the
+    /// gather is flex's convolution, the scatter its input gradient and, with a bias, flex's
+    /// transposed convolution.
     #[test]
-    fn all_three_passes_match_flex() {
-        let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
-        for [n, c_in, c_out, h, w] in [[3, 5, 7, 8, 8], [2, 4, 3, 5, 7], [1, 2, 2, 1, 1]] {
-            let x = tensor([n, c_in, h, w], 1);
-            let weight = tensor([c_out, c_in, 3, 3], 2);
-            let bias = FlexTensor::from_data(TensorData::new(
-                (0..c_out)
-                    .map(|i| i as f32 * 0.25 - 0.5)
-                    .collect::<Vec<_>>(),
-                [c_out],
-            ));
-            let grad = tensor([n, c_out, h, w], 3);
-            let forward_expected = Flex::conv2d(
-                x.clone(),
-                weight.clone(),
-                Some(bias.clone()),
-                options.clone(),
-            );
-            let input_expected =
-                Flex::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone());
-            assert_close(forward(&x, &weight, &bias), forward_expected.clone());
-            assert_close(input_gradient(&grad, &weight), input_expected.clone());
-            // One image to a chunk, and two (a short last chunk when n is odd).
-            for per_chunk in [Some(1), Some(2)] {
-                let bias = values(bias.clone());
-                let kernels = transformed_kernels(&weight, false);
-                let ours = convolve(&x, &kernels, c_out, Some(&bias), per_chunk);
-                assert_close(ours, forward_expected.clone());
-                let kernels = transformed_kernels(&weight, true);
-                let ours = convolve(&grad, &kernels, c_in, None, per_chunk);
-                assert_close(ours, input_expected.clone());
+    fn gather_and_scatter_match_flex() {
+        for (kernel, stride) in [(3, 1), (4, 2)] {
+            let taps = Taps {
+                kernel,
+                stride,
+                padding: 1,
+            };
+            let conv = ConvOptions::new([stride; 2], [1, 1], [1, 1], 1);
+            let transposed = ConvTransposeOptions::new([stride; 2], [1, 1], [0, 0], [1, 1], 1);
+            for [n, c_large, c_small, h, w] in [[3, 5, 7, 8, 8], [2, 4, 3, 5, 7], [1, 2, 2, 2, 2]] {
+                let x = tensor([n, c_large, h, w], 1);
+                let weight = tensor([c_small, c_large, kernel, kernel], 2);
+                let bias_of = |c: usize| {
+                    let values: Vec<f32> = (0..c).map(|i| i as f32 * 0.25 - 0.5).collect();
+                    FlexTensor::from_data(TensorData::new(values, [c]))
+                };
+                let (small_bias, large_bias) = (bias_of(c_small), bias_of(c_large));
+                let small = [taps.small_side(h), taps.small_side(w)];
+                let grad = tensor([n, c_small, small[0], small[1]], 3);
+                let conv_expected = Flex::conv2d(
+                    x.clone(),
+                    weight.clone(),
+                    Some(small_bias.clone()),
+                    conv.clone(),
+                );
+                let input_expected =
+                    Flex::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), conv.clone());
+                // A transposed convolution from the small grid grows it to `grown`.
+                let grown = small.map(|side| (side - 1) * stride + kernel - 2);
+                let transposed_expected = Flex::conv_transpose2d(
+                    grad.clone(),
+                    weight.clone(),
+                    Some(large_bias.clone()),
+                    transposed.clone(),
+                );
+                for per_chunk in [None, Some(1), Some(2)] {
+                    let ours = gather_in_chunks(&x, &weight, Some(&small_bias), taps, per_chunk);
+                    assert_close(&ours, &conv_expected);
+                    let ours = scatter_in_chunks(&grad, &weight, None, taps, [h, w], per_chunk);
+                    assert_close(&ours, &input_expected);
+                    let bias = Some(&large_bias);
+                    let ours = scatter_in_chunks(&grad, &weight, bias, taps, grown, per_chunk);
+                    assert_close(&ours, &transposed_expected);
+                }
             }
         }
     }
 
     #[test]
-    fn only_wide_stride_one_three_by_three_layers_apply() {
+    fn an_empty_batch_gives_an_empty_grid() {
+        let taps = Taps {
+            kernel: 4,
+            stride: 2,
+            padding: 1,
+        };
+        let weight = tensor([16, 16, 4, 4], 0);
+        let small = gather(&tensor([0, 16, 8, 8], 1), &weight, None, taps);
+        assert_eq!(small.layout().shape().dims::<4>(), [0, 16, 4, 4]);
+        let large = scatter(&small, &weight, None, taps, [8, 8]);
+        assert_eq!(large.layout().shape().dims::<4>(), [0, 16, 8, 8]);
+    }
+
+    #[test]
+    fn only_wide_layers_of_the_two_shapes_on_several_tiles_apply() {
         let taps = |kernel, stride| Taps {
             kernel,
             stride,
             padding: 1,
         };
-        assert!(applies(taps(3, 1), &tensor([16, 16, 3, 3], 0)));
-        assert!(!applies(taps(3, 1), &tensor([64, 3, 3, 3], 0)), "3 inputs");
-        assert!(!applies(taps(3, 2), &tensor([16, 16, 3, 3], 0)), "stride 2");
-        assert!(!applies(taps(4, 1), &tensor([16, 16, 4, 4], 0)), "4 x 4");
+        let grid = [4, 4];
+        assert!(applies(taps(3, 1), &tensor([16, 16, 3, 3], 0), grid));
+        assert!(applies(taps(4, 2), &tensor([16, 32, 4, 4], 0), grid));
+        let weight = tensor([16, 16, 4, 4], 0);
+        assert!(!applies(taps(4, 2), &weight, [2, 2]), "one tile per image");
+        assert!(
+            !applies(taps(3, 1), &tensor([64, 3, 3, 3], 0), grid),
+            "3 inputs"
+        );
+        assert!(
+            !applies(taps(4, 2), &tensor([3, 64, 4, 4], 0), grid),
+            "3 outputs"
+        );
+        assert!(
+            !applies(taps(3, 2), &tensor([16, 16, 3, 3], 0), grid),
+            "stride 2"
+        );
+        assert!(!applies(taps(4, 1), &weight, grid), "4 x 4, stride 1");
     }
 }

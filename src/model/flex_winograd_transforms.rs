@@ -1,35 +1,64 @@
-//! The five transforms of Winograd's F(2 x 2, 3 x 3), written out as adds and halvings, and
-//! the loops that apply them to whole planes (`flex_winograd` multiplies in between).
+//! The transforms of Winograd's minimal filtering F(2 x 2, 3 x 3) and F(2 x 2, 2 x 2),
+//! written out as adds and halvings, and the loops that apply them to whole planes
+//! (`flex_winograd` multiplies in between).
 //!
-//! Each 2-D transform is one 1-D transform applied down the columns, then along the rows
-//! (`M x X x M^T`). Tests check every 1-D transform against its matrix in Lavin and Gray's
-//! paper.
+//! Each 2-D transform is a 1-D transform applied down the columns, then along the rows
+//! (`M x X x M^T`). Tests check every 1-D transform against its matrix.
 
-/// Output tile side.
+/// Output tile side of both algorithms.
 pub(super) const TILE: usize = 2;
-/// Input window side: a tile plus the kernel's reach.
-pub(super) const WINDOW: usize = TILE + 2;
-/// Points of the transformed domain: one matrix product each.
-pub(super) const POINTS: usize = WINDOW * WINDOW;
 
-/// `B^T d`: an input window's column (or row) into the transformed domain.
-#[inline(always)]
-fn window_1d([d0, d1, d2, d3]: [f32; 4]) -> [f32; 4] {
-    [d0 - d2, d1 + d2, d2 - d1, d1 - d3]
+/// A minimal filtering algorithm F(2, `K`) with windows of `W = K + 1` values.
+pub(super) trait Minimal<const W: usize, const K: usize> {
+    /// `B^T d`: an input window's column (or row) into the transformed domain.
+    fn window(d: [f32; W]) -> [f32; W];
+    /// `G g`: a kernel's column (or row) into the transformed domain.
+    fn kernel(g: [f32; K]) -> [f32; W];
+    /// `A^T m`: the transformed domain back to an output tile's column (or row).
+    fn tile(m: [f32; W]) -> [f32; TILE];
 }
 
-/// `G g`: a kernel's column (or row) into the transformed domain.
-#[inline(always)]
-fn kernel_1d([g0, g1, g2]: [f32; 3]) -> [f32; 4] {
-    let outer = 0.5 * (g0 + g2);
-    let middle = 0.5 * g1;
-    [g0, outer + middle, outer - middle, g2]
+/// F(2, 3), Lavin and Gray's: 4 products for 2 outputs of a 3-tap kernel instead of 6.
+pub(super) struct F23;
+
+impl Minimal<4, 3> for F23 {
+    #[inline(always)]
+    fn window([d0, d1, d2, d3]: [f32; 4]) -> [f32; 4] {
+        [d0 - d2, d1 + d2, d2 - d1, d1 - d3]
+    }
+
+    #[inline(always)]
+    fn kernel([g0, g1, g2]: [f32; 3]) -> [f32; 4] {
+        let outer = 0.5 * (g0 + g2);
+        let middle = 0.5 * g1;
+        [g0, outer + middle, outer - middle, g2]
+    }
+
+    #[inline(always)]
+    fn tile([m0, m1, m2, m3]: [f32; 4]) -> [f32; 2] {
+        [m0 + m1 + m2, m1 - m2 - m3]
+    }
 }
 
-/// `A^T m`: the transformed domain back to an output tile's column (or row).
-#[inline(always)]
-fn tile_1d([m0, m1, m2, m3]: [f32; 4]) -> [f32; 2] {
-    [m0 + m1 + m2, m1 - m2 - m3]
+/// F(2, 2): 3 products for 2 outputs of a 2-tap kernel instead of 4 (`y0 = m0 + m1`,
+/// `y1 = m1 + m2` with `m0 = (d0 - d1) g0`, `m1 = d1 (g0 + g1)`, `m2 = (d2 - d1) g1`).
+pub(super) struct F22;
+
+impl Minimal<3, 2> for F22 {
+    #[inline(always)]
+    fn window([d0, d1, d2]: [f32; 3]) -> [f32; 3] {
+        [d0 - d1, d1, d2 - d1]
+    }
+
+    #[inline(always)]
+    fn kernel([g0, g1]: [f32; 2]) -> [f32; 3] {
+        [g0, g0 + g1, g1]
+    }
+
+    #[inline(always)]
+    fn tile([m0, m1, m2]: [f32; 3]) -> [f32; 2] {
+        [m0 + m1, m1 + m2]
+    }
 }
 
 /// `f` down every column of `x`, then along every row: `M x M^T` for `f(v) = M v`.
@@ -42,123 +71,187 @@ fn separable<const I: usize, const O: usize>(
     std::array::from_fn(|r| f(std::array::from_fn(|c| columns[c][r])))
 }
 
-/// `G g G^T` of a row-major 3 x 3 kernel, points in row-major order.
-pub(super) fn kernel(g: &[f32]) -> [f32; POINTS] {
-    let g: [[f32; 3]; 3] = std::array::from_fn(|r| std::array::from_fn(|c| g[r * 3 + c]));
-    flatten(separable(kernel_1d, g))
+/// `G g G^T` of the `K x K` kernel whose tap `(ky, kx)` is `tap(ky, kx)`: `W * W` points in
+/// row-major order, written to `out[point * stride]`.
+#[inline(always)]
+pub(super) fn kernel<M: Minimal<W, K>, const W: usize, const K: usize>(
+    tap: impl Fn(usize, usize) -> f32,
+    out: &mut [f32],
+    stride: usize,
+) {
+    let g: [[f32; K]; K] = std::array::from_fn(|r| std::array::from_fn(|c| tap(r, c)));
+    for (point, value) in separable(M::kernel, g).iter().flatten().enumerate() {
+        out[point * stride] = *value;
+    }
 }
 
-fn flatten(x: [[f32; WINDOW]; WINDOW]) -> [f32; POINTS] {
-    std::array::from_fn(|i| x[i / WINDOW][i % WINDOW])
-}
-
-/// Side lengths of a plane and the tiles that cover it (the last may hang over the edge).
+/// Where a pass reads its windows: for tile `(ty, tx)`, value `(a, b)` of the window sits at
+/// pixel `(step * (2 * ty + a) + origin[0] - 1, step * (2 * tx + b) + origin[1] - 1)` of the
+/// source plane (zero outside it).
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Plane {
-    pub height: usize,
-    pub width: usize,
-    pub rows: usize,
-    pub columns: usize,
+pub(super) struct Sampling {
+    pub step: usize,
+    pub origin: [usize; 2],
 }
 
-/// A plane with one row and column of zeros before it and enough after it for every window
-/// (a scratch buffer reused from plane to plane: only its interior is ever rewritten).
+/// Where a pass writes its tiles: grid pixel `(y, x)` of the pass (`grid` in all) goes to
+/// pixel `(step * y + phase[0], step * x + phase[1])` of the output plane (`plane` in all).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Placement {
+    pub grid: [usize; 2],
+    pub step: usize,
+    pub phase: [usize; 2],
+    pub plane: [usize; 2],
+}
+
+impl Placement {
+    /// Tiles down and across.
+    pub fn tiles(&self) -> [usize; 2] {
+        [self.grid[0].div_ceil(TILE), self.grid[1].div_ceil(TILE)]
+    }
+
+    pub fn tiles_per_image(&self) -> usize {
+        let [rows, columns] = self.tiles();
+        rows * columns
+    }
+}
+
+/// A source plane with a row and column of zeros before it and enough after it for every
+/// window, and room for `W` rows transformed down the columns (scratch reused from plane to
+/// plane: only the interior is ever rewritten).
 pub(super) struct Padded {
     values: Vec<f32>,
     width: usize,
-    /// Four rows transformed down the columns.
-    transformed: [Vec<f32>; WINDOW],
+    transformed: Vec<f32>,
 }
 
 impl Padded {
-    pub fn new(plane: Plane) -> Self {
-        let width = plane.columns * TILE + 2;
+    /// For planes of `[height, width]` read by `W`-wide windows every `step` pixels from an
+    /// origin of at most 1, over `tiles` (down and across).
+    pub fn new<const W: usize>(
+        [height, width]: [usize; 2],
+        step: usize,
+        tiles: [usize; 2],
+    ) -> Self {
+        // The last window's last value sits at `step * (2 * (tiles - 1) + W - 1) + 1`.
+        let side = |data: usize, tiles: usize| (data + 2).max(step * (TILE * tiles + W) + 2);
+        let rows = side(height, tiles[0]);
+        let width = side(width, tiles[1]);
         Padded {
-            values: vec![0.0; (plane.rows * TILE + 2) * width],
+            values: vec![0.0; rows * width],
             width,
-            transformed: std::array::from_fn(|_| vec![0.0; width]),
+            transformed: vec![0.0; W * width],
         }
     }
 
-    fn fill(&mut self, source: &[f32], plane: Plane) {
-        for (y, row) in source.chunks_exact(plane.width).enumerate() {
-            self.values[(y + 1) * self.width + 1..][..plane.width].copy_from_slice(row);
+    fn fill(&mut self, source: &[f32], width: usize) {
+        for (y, row) in source.chunks_exact(width).enumerate() {
+            self.values[(y + 1) * self.width + 1..][..width].copy_from_slice(row);
         }
     }
 }
 
-/// `B^T d B` of every window of `source` (one plane), into `out` (one channel's values, point
-/// `p` of tile `t` at `p * tiles + t`) from tile `first_tile` on.
-pub(super) fn windows(
+/// `B^T d B` of the window of every tile (`tiles` down and across) of `source` (one plane of
+/// `width` columns), read as `sampling` says, into `out` (one channel's values: point `p` of
+/// tile `t` at `p * tiles_in_out + t`) from tile `first_tile` on.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn windows<M: Minimal<W, K>, const W: usize, const K: usize>(
     source: &[f32],
-    plane: Plane,
+    width: usize,
+    sampling: Sampling,
+    tiles: [usize; 2],
     padded: &mut Padded,
     out: &mut [f32],
-    tiles: usize,
+    tiles_in_out: usize,
     first_tile: usize,
 ) {
-    padded.fill(source, plane);
+    padded.fill(source, width);
     let Padded {
         values,
-        width,
+        width: padded_width,
         transformed,
     } = padded;
-    for row in 0..plane.rows {
-        // Down the columns, all at once: B^T over rows 2 * row .. 2 * row + 4.
-        let lines = &values[row * TILE * *width..][..WINDOW * *width];
-        let (top, rest) = lines.split_at(*width);
-        let (second, rest) = rest.split_at(*width);
-        let (third, fourth) = rest.split_at(*width);
-        let [t0, t1, t2, t3] = transformed;
-        for x in 0..*width {
-            let column = window_1d([top[x], second[x], third[x], fourth[x]]);
-            (t0[x], t1[x], t2[x], t3[x]) = (column[0], column[1], column[2], column[3]);
+    let padded_width = *padded_width;
+    let Sampling { step, origin } = sampling;
+    for row in 0..tiles[0] {
+        // Down the columns, all at once: B^T over the window's W rows.
+        let line = |a: usize| {
+            let y = step * (TILE * row + a) + origin[0];
+            &values[y * padded_width..][..padded_width]
+        };
+        let lines: [&[f32]; W] = std::array::from_fn(line);
+        for x in 0..padded_width {
+            let column = M::window(std::array::from_fn(|a| lines[a][x]));
+            for (a, value) in column.into_iter().enumerate() {
+                transformed[a * padded_width + x] = value;
+            }
         }
-        // Then along each transformed row, one window per tile.
-        let tile = first_tile + row * plane.columns;
-        for (r, line) in transformed.iter().enumerate() {
-            for column in 0..plane.columns {
-                let window = &line[column * TILE..][..WINDOW];
-                let values = window_1d([window[0], window[1], window[2], window[3]]);
-                for (s, value) in values.into_iter().enumerate() {
-                    out[(r * WINDOW + s) * tiles + tile + column] = value;
+        // Then along each transformed row, one window per tile: row `a` of the window gives
+        // points `a * W .. a * W + W`, each a run of this tile row's tiles.
+        let tile = first_tile + row * tiles[1];
+        for (a, line) in transformed.chunks_exact(padded_width).enumerate() {
+            let mut runs = out[a * W * tiles_in_out..][..W * tiles_in_out]
+                .chunks_exact_mut(tiles_in_out)
+                .map(|points| &mut points[tile..tile + tiles[1]]);
+            let mut runs: [&mut [f32]; W] =
+                std::array::from_fn(|_| runs.next().expect("W runs of tiles"));
+            for column in 0..tiles[1] {
+                let x = step * TILE * column + origin[1];
+                let values = M::window(std::array::from_fn(|b| line[x + step * b]));
+                for (run, value) in runs.iter_mut().zip(values) {
+                    run[column] = value;
                 }
             }
         }
     }
 }
 
-/// `A^T m A` of image `image`'s tiles of the `POINTS` products (each row-major `[channels,
+/// `A^T m A` of image `image`'s tiles of the `W * W` products (each row-major `[channels,
 /// tiles]`, tiles in image, then raster order), plus each channel's `bias`, into `out` (that
-/// image, `[channels, height, width]`).
-pub(super) fn output_tiles(
+/// image, `[channels, plane]`) where `placement` says.
+pub(super) fn output_tiles<M: Minimal<W, K>, const W: usize, const K: usize>(
     products: &[Vec<f32>],
     tiles: usize,
     image: usize,
-    plane: Plane,
+    placement: Placement,
     bias: Option<&[f32]>,
     out: &mut [f32],
 ) {
-    let per_image = plane.rows * plane.columns;
-    let plane_size = plane.height * plane.width;
-    for (channel, target) in out.chunks_exact_mut(plane_size).enumerate() {
+    let [rows, columns] = placement.tiles();
+    let per_image = rows * columns;
+    let [height, width] = placement.plane;
+    let Placement {
+        grid, step, phase, ..
+    } = placement;
+    for (channel, target) in out.chunks_exact_mut(height * width).enumerate() {
         let shift = bias.map_or(0.0, |bias| bias[channel]);
         let first = channel * tiles + image * per_image;
-        let points: [&[f32]; POINTS] =
-            std::array::from_fn(|point| &products[point][first..][..per_image]);
-        // The tile indexes all sixteen point slices at once.
-        #[allow(clippy::needless_range_loop)]
-        for tile in 0..per_image {
-            let (row, column) = (tile / plane.columns, tile % plane.columns);
-            let m: [[f32; WINDOW]; WINDOW] =
-                std::array::from_fn(|r| std::array::from_fn(|s| points[r * WINDOW + s][tile]));
-            let y = separable(tile_1d, m);
-            for (r, values) in y.iter().enumerate() {
-                let oy = row * TILE + r;
-                for (s, value) in values.iter().enumerate() {
-                    let ox = column * TILE + s;
-                    if oy < plane.height && ox < plane.width {
-                        target[oy * plane.width + ox] = value + shift;
+        // Sixteen is the most points of either algorithm (`W * W` is not a stable array length).
+        let points: [&[f32]; 16] = std::array::from_fn(|point| match point < W * W {
+            true => &products[point][first..][..per_image],
+            false => &[],
+        });
+        for row in 0..rows {
+            // The output rows this tile row writes, when they lie inside the grid and plane.
+            let inside = |r: usize| {
+                let gy = row * TILE + r;
+                let oy = step * gy + phase[0];
+                (gy < grid[0] && oy < height).then_some(oy * width)
+            };
+            let starts = [inside(0), inside(1)];
+            for column in 0..columns {
+                let tile = row * columns + column;
+                let m: [[f32; W]; W] =
+                    std::array::from_fn(|a| std::array::from_fn(|b| points[a * W + b][tile]));
+                let y = separable(M::tile, m);
+                for (start, values) in starts.iter().zip(y) {
+                    let Some(start) = start else { continue };
+                    for (s, value) in values.into_iter().enumerate() {
+                        let gx = column * TILE + s;
+                        let ox = step * gx + phase[1];
+                        if gx < grid[1] && ox < width {
+                            target[start + ox] = value + shift;
+                        }
                     }
                 }
             }
@@ -170,56 +263,70 @@ pub(super) fn output_tiles(
 mod tests {
     use super::*;
 
-    /// The matrices of Lavin and Gray's F(2, 3).
-    const BT: [[f32; 4]; 4] = [
+    /// Lavin and Gray's matrices for F(2, 3), and F(2, 2)'s.
+    const BT3: [[f32; 4]; 4] = [
         [1.0, 0.0, -1.0, 0.0],
         [0.0, 1.0, 1.0, 0.0],
         [0.0, -1.0, 1.0, 0.0],
         [0.0, 1.0, 0.0, -1.0],
     ];
-    const G: [[f32; 3]; 4] = [
+    const G3: [[f32; 3]; 4] = [
         [1.0, 0.0, 0.0],
         [0.5, 0.5, 0.5],
         [0.5, -0.5, 0.5],
         [0.0, 0.0, 1.0],
     ];
-    const AT: [[f32; 4]; 2] = [[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]];
+    const AT3: [[f32; 4]; 2] = [[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]];
+    const BT2: [[f32; 3]; 3] = [[1.0, -1.0, 0.0], [0.0, 1.0, 0.0], [0.0, -1.0, 1.0]];
+    const G2: [[f32; 2]; 3] = [[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]];
+    const AT2: [[f32; 3]; 2] = [[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]];
 
     fn times<const R: usize, const C: usize>(m: [[f32; C]; R], v: [f32; C]) -> [f32; R] {
         std::array::from_fn(|r| (0..C).map(|c| m[r][c] * v[c]).sum())
     }
 
-    #[test]
-    fn one_dimensional_transforms_are_the_papers_matrices() {
-        let v4 = [0.3, -1.7, 2.5, 0.9];
-        let v3 = [1.1, -0.4, 2.2];
-        let close = |ours: &[f32], matrix: &[f32]| {
-            for (a, b) in ours.iter().zip(matrix) {
-                assert!((a - b).abs() < 1e-6, "{ours:?} against {matrix:?}");
-            }
-        };
-        close(&window_1d(v4), &times(BT, v4));
-        close(&kernel_1d(v3), &times(G, v3));
-        close(&tile_1d(v4), &times(AT, v4));
+    fn close(ours: &[f32], matrix: &[f32]) {
+        for (a, b) in ours.iter().zip(matrix) {
+            assert!((a - b).abs() < 1e-6, "{ours:?} against {matrix:?}");
+        }
     }
 
-    /// The minimal-filtering identity itself: a tile of a 3 x 3 correlation over a 4 x 4
-    /// window is `A^T [(G g G^T) . (B^T d B)] A`.
     #[test]
-    fn transforms_compose_to_a_correlation() {
-        let d: [[f32; 4]; 4] =
+    fn one_dimensional_transforms_are_the_matrices() {
+        let (v4, v3, v2) = ([0.3, -1.7, 2.5, 0.9], [1.1, -0.4, 2.2], [-0.6, 1.3]);
+        close(&F23::window(v4), &times(BT3, v4));
+        close(&F23::kernel(v3), &times(G3, v3));
+        close(&F23::tile(v4), &times(AT3, v4));
+        close(&F22::window(v3), &times(BT2, v3));
+        close(&F22::kernel(v2), &times(G2, v2));
+        close(&F22::tile(v3), &times(AT2, v3));
+    }
+
+    /// The minimal-filtering identity: a 2 x 2 tile of a `K x K` correlation over a window is
+    /// `A^T [(G g G^T) . (B^T d B)] A`.
+    fn composes_to_a_correlation<M: Minimal<W, K>, const W: usize, const K: usize>() {
+        let d: [[f32; W]; W] =
             std::array::from_fn(|r| std::array::from_fn(|c| (r * 5 + c * 3) as f32 % 7.0 - 3.0));
-        let g: Vec<f32> = (0..9).map(|i| (i * 4 % 9) as f32 * 0.25 - 1.0).collect();
-        let u = kernel(&g);
-        let v = flatten(separable(window_1d, d));
-        let m: [[f32; 4]; 4] =
-            std::array::from_fn(|r| std::array::from_fn(|c| u[r * 4 + c] * v[r * 4 + c]));
-        let y = separable(tile_1d, m);
+        let g = |r: usize, c: usize| ((r * K + c) * 4 % 9) as f32 * 0.25 - 1.0;
+        let mut u = [0f32; 16];
+        kernel::<M, W, K>(g, &mut u, 1);
+        let v = separable(M::window, d);
+        let m: [[f32; W]; W] =
+            std::array::from_fn(|r| std::array::from_fn(|c| u[r * W + c] * v[r][c]));
+        let y = separable(M::tile, m);
         for (oy, row) in y.iter().enumerate() {
             for (ox, value) in row.iter().enumerate() {
-                let direct: f32 = (0..9).map(|t| g[t] * d[oy + t / 3][ox + t % 3]).sum();
+                let direct: f32 = (0..K * K)
+                    .map(|t| g(t / K, t % K) * d[oy + t / K][ox + t % K])
+                    .sum();
                 assert!((value - direct).abs() < 1e-5, "{value} against {direct}");
             }
         }
+    }
+
+    #[test]
+    fn transforms_compose_to_a_correlation() {
+        composes_to_a_correlation::<F23, 4, 3>();
+        composes_to_a_correlation::<F22, 3, 2>();
     }
 }
