@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use clap::Parser;
@@ -16,6 +16,7 @@ use selfcond_gan::model::{
     DcganConfig, DcganDepth, conv_transpose2d_forward, conv2d_forward, init, leaky_relu,
 };
 use selfcond_gan::rng::{stream, uniform_tensor};
+use selfcond_gan::{SelfCondConfig, TrainConfig};
 
 #[path = "common/alloc.rs"]
 mod alloc;
@@ -154,9 +155,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// One Adam step of `module` with gradients of ones (the gradient computation is not timed).
+/// One Adam step of `module` with gradients of ones (the gradient computation is not timed),
+/// by the optimiser training uses (on flex, the crate's one-pass Adam), with the DCGAN
+/// examples' betas.
 fn adam_step_ms<M: Module + Clone>(device: &Device, args: &Args, module: M) -> f64 {
-    let mut optimiser = AdamConfig::new().init();
+    let config = TrainConfig::new(SelfCondConfig::new(args.k))
+        .with_beta1(0.0)
+        .with_beta2(0.99);
+    let mut optimiser = config.adam(device);
     let mut module = module;
     let mut times = Vec::new();
     for i in 0..args.warmup + args.repeats {

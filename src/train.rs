@@ -115,9 +115,10 @@ impl TrainConfig {
         Ok(())
     }
 
-    /// Burn's Adam for models on `device`; on flex in one pass per tensor (`fused_adam`), with
-    /// the same results.
-    pub(crate) fn adam(&self, device: &Device) -> ModuleOptimizer {
+    /// The optimiser [`Trainer`] builds for each network on `device`: Burn's Adam with these
+    /// settings, on flex computed in one pass per tensor with the same results. Public so that
+    /// profiles time the optimiser training runs.
+    pub fn adam(&self, device: &Device) -> ModuleOptimizer {
         #[cfg(feature = "flex")]
         if crate::model::is_flex(device) {
             return crate::fused_adam::FusedAdam::module_optimizer(
