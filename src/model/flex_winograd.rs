@@ -32,7 +32,7 @@ use rayon::prelude::*;
 use super::flex_gemm::{Strided, product};
 use super::flex_patches::{Taps, row_major, values_of};
 use super::flex_winograd_transforms::{
-    self as transforms, F22, F23, Minimal, Placement, Sampling, Scratch,
+    self as transforms, F22, F23, Minimal, Padded, Placement, Sampling,
 };
 
 /// Layers with fewer channels on either side keep the patch products: the transformed
@@ -204,18 +204,18 @@ impl Pass<'_> {
         out.par_chunks_mut((W * W * tiles).max(1))
             .enumerate()
             .for_each_init(
-                || Scratch::new::<W>(width, self.samplings[0].step, grid[1]),
-                |scratch, (channel, out)| {
+                || Padded::new::<W>([height, width], self.samplings[0].step, grid),
+                |padded, (channel, out)| {
                     let (source_channel, sampling) =
                         (channel / groups, self.samplings[channel % groups]);
                     for (local, image) in images.clone().enumerate() {
                         let plane = (image * c + source_channel) * height * width;
                         transforms::windows::<M, W, K>(
                             &self.source[plane..][..height * width],
-                            [height, width],
+                            width,
                             sampling,
                             grid,
-                            scratch,
+                            padded,
                             out,
                             tiles,
                             local * tiles_per_image,

@@ -116,70 +116,74 @@ impl Placement {
     }
 }
 
-/// Scratch for [`windows`], reused from plane to plane: the window rows transformed down the
-/// columns, each with a zero before the plane's first column and zeros after its last (only
-/// the columns in between are ever rewritten), and a row of zeros for rows outside the plane.
-pub(super) struct Scratch {
+/// A source plane with a row and column of zeros before it and enough after it for every
+/// window, and room for `W` rows transformed down the columns (scratch reused from plane to
+/// plane: only the interior is ever rewritten).
+pub(super) struct Padded {
+    values: Vec<f32>,
+    width: usize,
     transformed: Vec<f32>,
-    padded_width: usize,
-    zeros: Vec<f32>,
 }
 
-impl Scratch {
-    /// For planes `width` wide read by `W`-wide windows every `step` pixels from an origin of
-    /// at most 1, over `columns` tiles across.
-    pub fn new<const W: usize>(width: usize, step: usize, columns: usize) -> Self {
-        // The last window's last value sits at `step * (2 * (columns - 1) + W - 1) + 1`.
-        let padded_width = (width + 2).max(step * (TILE * columns + W) + 2);
-        Scratch {
-            transformed: vec![0.0; W * padded_width],
-            padded_width,
-            zeros: vec![0.0; width],
+impl Padded {
+    /// For planes of `[height, width]` read by `W`-wide windows every `step` pixels from an
+    /// origin of at most 1, over `tiles` (down and across).
+    pub fn new<const W: usize>(
+        [height, width]: [usize; 2],
+        step: usize,
+        tiles: [usize; 2],
+    ) -> Self {
+        // The last window's last value sits at `step * (2 * (tiles - 1) + W - 1) + 1`.
+        let side = |data: usize, tiles: usize| (data + 2).max(step * (TILE * tiles + W) + 2);
+        let rows = side(height, tiles[0]);
+        let width = side(width, tiles[1]);
+        Padded {
+            values: vec![0.0; rows * width],
+            width,
+            transformed: vec![0.0; W * width],
+        }
+    }
+
+    fn fill(&mut self, source: &[f32], width: usize) {
+        for (y, row) in source.chunks_exact(width).enumerate() {
+            self.values[(y + 1) * self.width + 1..][..width].copy_from_slice(row);
         }
     }
 }
 
 /// `B^T d B` of the window of every tile (`tiles` down and across) of `source` (one plane of
-/// `[height, width]`), read as `sampling` says, into `out` (one channel's values: point `p` of
+/// `width` columns), read as `sampling` says, into `out` (one channel's values: point `p` of
 /// tile `t` at `p * tiles_in_out + t`) from tile `first_tile` on.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn windows<M: Minimal<W, K>, const W: usize, const K: usize>(
     source: &[f32],
-    [height, width]: [usize; 2],
+    width: usize,
     sampling: Sampling,
     tiles: [usize; 2],
-    scratch: &mut Scratch,
+    padded: &mut Padded,
     out: &mut [f32],
     tiles_in_out: usize,
     first_tile: usize,
 ) {
-    let Scratch {
+    padded.fill(source, width);
+    let Padded {
+        values,
+        width: padded_width,
         transformed,
-        padded_width,
-        zeros,
-    } = scratch;
+    } = padded;
     let padded_width = *padded_width;
     let Sampling { step, origin } = sampling;
     for row in 0..tiles[0] {
-        // Down the columns, all at once: B^T over the window's W source rows (zeros outside
-        // the plane), into columns 1..=width of the transformed rows.
-        let source_row = |a: usize| {
-            let y = (step * (TILE * row + a) + origin[0]).wrapping_sub(1);
-            match y < height {
-                true => &source[y * width..][..width],
-                false => &zeros[..width],
-            }
+        // Down the columns, all at once: B^T over the window's W rows.
+        let line = |a: usize| {
+            let y = step * (TILE * row + a) + origin[0];
+            &values[y * padded_width..][..padded_width]
         };
-        let rows: [&[f32]; W] = std::array::from_fn(source_row);
-        let mut lines = transformed
-            .chunks_exact_mut(padded_width)
-            .map(|line| &mut line[1..=width]);
-        let mut lines: [&mut [f32]; W] =
-            std::array::from_fn(|_| lines.next().expect("W transformed rows"));
-        for x in 0..width {
-            let column = M::window(std::array::from_fn(|a| rows[a][x]));
-            for (line, value) in lines.iter_mut().zip(column) {
-                line[x] = value;
+        let lines: [&[f32]; W] = std::array::from_fn(line);
+        for x in 0..padded_width {
+            let column = M::window(std::array::from_fn(|a| lines[a][x]));
+            for (a, value) in column.into_iter().enumerate() {
+                transformed[a * padded_width + x] = value;
             }
         }
         // Then along each transformed row, one window per tile: row `a` of the window gives
@@ -240,18 +244,11 @@ pub(super) fn output_tiles<M: Minimal<W, K>, const W: usize, const K: usize>(
                 let m: [[f32; W]; W] =
                     std::array::from_fn(|a| std::array::from_fn(|b| points[a * W + b][tile]));
                 let y = separable(M::tile, m);
-                let x = [column * TILE, column * TILE + 1];
-                let ox = x.map(|gx| step * gx + phase[1]);
-                let inside = x.map(|gx| gx < grid[1]) == [true; 2] && ox[1] < width;
                 for (start, values) in starts.iter().zip(y) {
                     let Some(start) = start else { continue };
-                    if inside {
-                        // Both columns inside: the common case, without a test per value.
-                        target[start + ox[0]] = values[0] + shift;
-                        target[start + ox[1]] = values[1] + shift;
-                        continue;
-                    }
-                    for ((gx, ox), value) in x.into_iter().zip(ox).zip(values) {
+                    for (s, value) in values.into_iter().enumerate() {
+                        let gx = column * TILE + s;
+                        let ox = step * gx + phase[1];
                         if gx < grid[1] && ox < width {
                             target[start + ox] = value + shift;
                         }
