@@ -249,26 +249,11 @@ mod tests {
     use burn::tensor::Shape;
     use burn::tensor::ops::ConvOptions;
 
-    fn tensor(shape: [usize; 4], seed: u32) -> FlexTensor {
-        let count = shape.iter().product::<usize>() as u32;
-        let values = (0..count)
-            .map(|i| {
-                ((i.wrapping_mul(2654435761) ^ seed.wrapping_mul(40503)) % 1000) as f32 / 500.0
-                    - 1.0
-            })
-            .collect::<Vec<_>>();
-        FlexTensor::from_data(TensorData::new(values, shape))
-    }
-
-    fn values(x: FlexTensor) -> Vec<f32> {
-        let x = x.to_contiguous();
-        let count = x.layout().shape().num_elements();
-        x.storage::<f32>()[x.layout().start_offset()..][..count].to_vec()
-    }
+    use crate::model::flex_test_tensors::{tensor, values};
 
     fn assert_close(ours: FlexTensor, expected: FlexTensor) {
         assert_eq!(ours.layout().shape(), expected.layout().shape());
-        for (a, b) in values(ours).iter().zip(values(expected)) {
+        for (a, b) in values(&ours).iter().zip(values(&expected)) {
             assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{a} against {b}");
         }
     }

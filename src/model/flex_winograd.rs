@@ -414,20 +414,7 @@ mod tests {
     use burn::backend::ops::ModuleOps;
     use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
-    fn tensor(shape: [usize; 4], seed: u32) -> FlexTensor {
-        let count = shape.iter().product::<usize>() as u32;
-        let values = (0..count)
-            .map(|i| {
-                ((i.wrapping_mul(2654435761) ^ seed.wrapping_mul(40503)) % 1000) as f32 / 500.0
-                    - 1.0
-            })
-            .collect::<Vec<_>>();
-        FlexTensor::from_data(TensorData::new(values, shape))
-    }
-
-    fn values(x: &FlexTensor) -> Vec<f32> {
-        values_of(&row_major(x)).to_vec()
-    }
+    use crate::model::flex_test_tensors::{tensor, values};
 
     /// Close to flex's direct sums: the transforms change the rounding only.
     fn assert_close(ours: &FlexTensor, expected: &FlexTensor) {

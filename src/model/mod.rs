@@ -21,6 +21,8 @@ mod flex_leaky;
 mod flex_maxout;
 #[cfg(feature = "flex")]
 mod flex_patches;
+#[cfg(all(test, feature = "flex"))]
+mod flex_test_tensors;
 #[cfg(feature = "flex")]
 mod flex_winograd;
 #[cfg(feature = "flex")]
