@@ -16,9 +16,10 @@
 //!   transposed convolution's forward pass) writes each phase of the output with its own 2 x 2
 //!   kernels from its own windows: four products per point.
 //!
-//! The weight gradients keep the patch products of `flex_batched`: the Winograd form of the
-//! 3 x 3 one (`G^T [sum over tiles (A dY A^T) . (B^T d B)] G`) measured no faster on these
-//! layers, its products having only the tiles as inner dimension.
+//! The weight gradients keep the patch products of `flex_batched`. Their Winograd form (the
+//! adjoint, `G^T [sum over tiles (A dY A^T) . (B^T d B)] G`) was measured on both shapes and
+//! won on one layer of the seven (README, "Speed"): its products have only the tiles as inner
+//! dimension and write `W x W` values per kernel tap set.
 //!
 //! The transforms only add and halve, so values differ from the direct sums by rounding alone
 //! (tested against flex's kernels). PyTorch's CPU convolutions (oneDNN) are direct ones.
