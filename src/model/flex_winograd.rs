@@ -19,7 +19,7 @@
 //! The weight gradients keep the patch products of `flex_batched`. Their Winograd form (the
 //! adjoint, `G^T [sum over tiles (A dY A^T) . (B^T d B)] G`) was measured on both shapes and
 //! won on one layer of the seven (README, "Speed"): its products have only the tiles as inner
-//! dimension and write `W x W` values per kernel tap set.
+//! dimension, and each chunk writes `W x W` partial gradients for every kernel.
 //!
 //! The transforms only add and halve, so values differ from the direct sums by rounding alone
 //! (tested against flex's kernels). PyTorch's CPU convolutions (oneDNN) are direct ones.
