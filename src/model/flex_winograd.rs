@@ -228,9 +228,10 @@ impl Pass<'_> {
     }
 }
 
-/// The weight `[c_small, c_large, k, k]` and bias of a layer, as values.
+/// The weight `[c_small, c_large, k, k]` (row-major, not copied when it already is) and the
+/// bias values of a layer.
 struct Weights {
-    values: Vec<f32>,
+    weight: FlexTensor,
     c_small: usize,
     c_large: usize,
     bias: Option<Vec<f32>>,
@@ -240,17 +241,21 @@ impl Weights {
     fn new(weight: &FlexTensor, bias: Option<&FlexTensor>) -> Self {
         let [c_small, c_large, _, _] = weight.layout().shape().dims::<4>();
         Weights {
-            values: values_of(&row_major(weight)).to_vec(),
+            weight: row_major(weight),
             c_small,
             c_large,
             bias: bias.map(|bias| values_of(&row_major(bias)).to_vec()),
         }
     }
 
-    /// Tap `(ky, kx)` of the `k x k` kernel from large channel `large` to small channel
-    /// `small`.
-    fn tap(&self, k: usize, [small, large]: [usize; 2], [ky, kx]: [usize; 2]) -> f32 {
-        self.values[((small * self.c_large + large) * k + ky) * k + kx]
+    fn values(&self) -> &[f32] {
+        values_of(&self.weight)
+    }
+
+    /// Where tap `(ky, kx)` of the `k x k` kernel from large channel `large` to small channel
+    /// `small` sits in [`Weights::values`].
+    fn index(&self, k: usize, [small, large]: [usize; 2], [ky, kx]: [usize; 2]) -> usize {
+        ((small * self.c_large + large) * k + ky) * k + kx
     }
 }
 
@@ -280,6 +285,7 @@ fn gather_in_chunks(
     let Weights {
         c_small, c_large, ..
     } = weights;
+    let values = weights.values();
     let small = [taps.small_side(h), taps.small_side(w)];
     let mut out = vec![0f32; n * c_small * small[0] * small[1]];
     let placement = Placement {
@@ -300,7 +306,7 @@ fn gather_in_chunks(
     match shape(taps).expect("a layer this module computes") {
         Shape::Same3 => {
             let kernels = transformed_kernels::<F23, 4, 3>([c_small, c_large], |o, i, ky, kx| {
-                weights.tap(3, [o, i], [ky, kx])
+                values[weights.index(3, [o, i], [ky, kx])]
             });
             let samplings = vec![Sampling {
                 step: 1,
@@ -314,7 +320,7 @@ fn gather_in_chunks(
             let kernels =
                 transformed_kernels::<F22, 3, 2>([c_small, c_large * 4], |o, channel, qy, qx| {
                     let [py, px] = PHASES[channel % 4];
-                    weights.tap(4, [o, channel / 4], [2 * qy + py, 2 * qx + px])
+                    values[weights.index(4, [o, channel / 4], [2 * qy + py, 2 * qx + px])]
                 });
             let samplings = PHASES.map(|origin| Sampling { step: 2, origin }).to_vec();
             pass(samplings, kernels).run::<F22, 3, 2>(&mut out, per_chunk);
@@ -352,6 +358,7 @@ fn scatter_in_chunks(
     let Weights {
         c_small, c_large, ..
     } = weights;
+    let values = weights.values();
     let mut out = vec![0f32; n * c_large * h * w];
     let pass = |samplings, placement, kernels| Pass {
         source: values_of(&small),
@@ -366,7 +373,7 @@ fn scatter_in_chunks(
         Shape::Same3 => {
             // A correlation with each kernel rotated by half a turn.
             let kernels = transformed_kernels::<F23, 4, 3>([c_large, c_small], |i, o, ky, kx| {
-                weights.tap(3, [o, i], [2 - ky, 2 - kx])
+                values[weights.index(3, [o, i], [2 - ky, 2 - kx])]
             });
             let samplings = vec![Sampling {
                 step: 1,
@@ -386,7 +393,7 @@ fn scatter_in_chunks(
             for phase @ [ry, rx] in PHASES {
                 let kernels =
                     transformed_kernels::<F22, 3, 2>([c_large, c_small], |i, o, qy, qx| {
-                        weights.tap(4, [o, i], [3 - ry - 2 * qy, 3 - rx - 2 * qx])
+                        values[weights.index(4, [o, i], [3 - ry - 2 * qy, 3 - rx - 2 * qx])]
                     });
                 let samplings = vec![Sampling {
                     step: 1,
