@@ -190,7 +190,7 @@ impl Pass<'_> {
             });
     }
 
-    /// `B^T d B` of every window of `images`, transformed channels in parallel, laid out
+    /// `B^T d B` of every window of `images`, source channels in parallel, laid out
     /// `[channels, W * W, tiles]` (tiles in image, then raster order), and the tile count.
     fn windows<M: Minimal<W, K>, const W: usize, const K: usize>(
         &self,
@@ -201,26 +201,24 @@ impl Pass<'_> {
         let tiles_per_image = self.placement.tiles_per_image();
         let tiles = images.len() * tiles_per_image;
         let grid = self.placement.tiles();
+        let group_len = (W * W * tiles).max(1);
         let mut out = vec![0f32; W * W * c * groups * tiles];
-        out.par_chunks_mut((W * W * tiles).max(1))
+        // Each source plane is copied into the padded scratch once, then read by every group.
+        out.par_chunks_mut(groups * group_len)
             .enumerate()
             .for_each_init(
                 || Padded::new::<W>([height, width], self.samplings[0].step, grid),
-                |padded, (channel, out)| {
-                    let (source_channel, sampling) =
-                        (channel / groups, self.samplings[channel % groups]);
+                |padded, (source_channel, out)| {
                     for (local, image) in images.clone().enumerate() {
                         let plane = (image * c + source_channel) * height * width;
-                        transforms::windows::<M, W, K>(
-                            &self.source[plane..][..height * width],
-                            width,
-                            sampling,
-                            grid,
-                            padded,
-                            out,
-                            tiles,
-                            local * tiles_per_image,
-                        );
+                        padded.fill(&self.source[plane..][..height * width], width);
+                        let groups = self.samplings.iter().zip(out.chunks_exact_mut(group_len));
+                        for (&sampling, out) in groups {
+                            let first_tile = local * tiles_per_image;
+                            transforms::windows::<M, W, K>(
+                                padded, sampling, grid, out, tiles, first_tile,
+                            );
+                        }
                     }
                 },
             );

@@ -144,28 +144,25 @@ impl Padded {
         }
     }
 
-    fn fill(&mut self, source: &[f32], width: usize) {
+    /// Copies one source plane `width` wide into the interior.
+    pub fn fill(&mut self, source: &[f32], width: usize) {
         for (y, row) in source.chunks_exact(width).enumerate() {
             self.values[(y + 1) * self.width + 1..][..width].copy_from_slice(row);
         }
     }
 }
 
-/// `B^T d B` of the window of every tile (`tiles` down and across) of `source` (one plane of
-/// `width` columns), read as `sampling` says, into `out` (one channel's values: point `p` of
-/// tile `t` at `p * tiles_in_out + t`) from tile `first_tile` on.
-#[allow(clippy::too_many_arguments)]
+/// `B^T d B` of the window of every tile (`tiles` down and across) of the plane last filled
+/// into `padded`, read as `sampling` says, into `out` (one channel's values: point `p` of tile
+/// `t` at `p * tiles_in_out + t`) from tile `first_tile` on.
 pub(super) fn windows<M: Minimal<W, K>, const W: usize, const K: usize>(
-    source: &[f32],
-    width: usize,
+    padded: &mut Padded,
     sampling: Sampling,
     tiles: [usize; 2],
-    padded: &mut Padded,
     out: &mut [f32],
     tiles_in_out: usize,
     first_tile: usize,
 ) {
-    padded.fill(source, width);
     let Padded {
         values,
         width: padded_width,
