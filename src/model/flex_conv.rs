@@ -9,10 +9,10 @@
 //! faster. So a convolution's input gradient and a transposed convolution's forward pass take
 //! the scatter only there.
 //!
-//! Wide 3 x 3 stride-1 and 4 x 4 stride-2 layers (all but the first and last of the DCGAN
-//! models) take Winograd's minimal filtering (`flex_winograd`) for their gathers and
-//! scatters instead, with 1.8-2.25x fewer multiply-adds; their weight gradients keep the
-//! patch products.
+//! Wide 3 x 3 stride-1 and 4 x 4 stride-2 layers (in the DCGAN models every convolution but
+//! the discriminators' first, the shallow discriminator's last and the generators' 3-channel
+//! output) take Winograd's minimal filtering (`flex_winograd`) for their gathers and scatters
+//! instead, with 1.8-2.25x fewer multiply-adds; their weight gradients keep the patch products.
 //!
 //! A Burn backend extension: `Autodiff<Flex>` records each layer as one op with a
 //! hand-written backward pass, `Flex` runs the forward pass alone. Reached through `Dispatch`.
@@ -128,25 +128,21 @@ impl Layer {
 
     fn forward(&self, x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor) -> FlexTensor {
         let winograd = self.takes_winograd(x, weight);
-        match (self.transposed, self.scatters_batched(x)) {
-            (false, _) if winograd => winograd::gather(x, weight, Some(bias), self.taps),
-            (false, _) => gather(x, weight, Some(bias), self.taps),
-            (true, _) if winograd => {
-                let [_, _, h, w] = x.layout().shape().dims::<4>();
-                let large = [self.grown(h), self.grown(w)];
-                winograd::scatter(x, weight, Some(bias), self.taps, large)
-            }
-            (true, true) => {
-                let [_, _, h, w] = x.layout().shape().dims::<4>();
-                let large = [self.grown(h), self.grown(w)];
-                scatter(x, weight, Some(bias), self.taps, large)
-            }
-            (true, false) => Flex::conv_transpose2d(
-                x.clone(),
-                weight.clone(),
-                Some(bias.clone()),
-                self.transpose_options(),
-            ),
+        if !self.transposed {
+            return match winograd {
+                true => winograd::gather(x, weight, Some(bias), self.taps),
+                false => gather(x, weight, Some(bias), self.taps),
+            };
+        }
+        let [_, _, h, w] = x.layout().shape().dims::<4>();
+        let large = [self.grown(h), self.grown(w)];
+        if winograd {
+            winograd::scatter(x, weight, Some(bias), self.taps, large)
+        } else if self.scatters_batched(x) {
+            scatter(x, weight, Some(bias), self.taps, large)
+        } else {
+            let options = self.transpose_options();
+            Flex::conv_transpose2d(x.clone(), weight.clone(), Some(bias.clone()), options)
         }
     }
 
@@ -158,7 +154,8 @@ impl Layer {
         grad: FlexTensor,
         [want_input, want_weight]: [bool; 2],
     ) -> (Option<FlexTensor>, Option<FlexTensor>) {
-        if self.transposed && self.takes_winograd(&x, &weight) {
+        let winograd = self.takes_winograd(&x, &weight);
+        if self.transposed && winograd {
             let dx = want_input.then(|| winograd::gather(&grad, &weight, None, self.taps));
             let dw = want_weight.then(|| correlate(&grad, &x, self.taps));
             return (dx, dw);
@@ -174,16 +171,15 @@ impl Layer {
             return (products.gathered, products.correlated);
         }
         let dw = want_weight.then(|| correlate(&x, &grad, self.taps));
-        let dx = want_input.then(|| match self.scatters_batched(&x) {
-            _ if self.takes_winograd(&x, &weight) => {
-                let [_, _, h, w] = x.layout().shape().dims::<4>();
+        let dx = want_input.then(|| {
+            let [_, _, h, w] = x.layout().shape().dims::<4>();
+            if winograd {
                 winograd::scatter(&grad, &weight, None, self.taps, [h, w])
-            }
-            true => {
-                let [_, _, h, w] = x.layout().shape().dims::<4>();
+            } else if self.scatters_batched(&x) {
                 scatter(&grad, &weight, None, self.taps, [h, w])
+            } else {
+                Flex::conv2d_x_backward(x, weight, grad, self.conv_options())
             }
-            false => Flex::conv2d_x_backward(x, weight, grad, self.conv_options()),
         });
         (dx, dw)
     }

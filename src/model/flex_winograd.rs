@@ -226,34 +226,28 @@ impl Pass<'_> {
     }
 }
 
-/// The weight `[c_small, c_large, k, k]` (row-major, not copied when it already is) and the
-/// bias values of a layer.
-struct Weights {
-    weight: FlexTensor,
-    c_small: usize,
+/// A layer's row-major weight `[c_small, c_large, k, k]`, read tap by tap.
+#[derive(Clone, Copy)]
+struct Weight<'a> {
+    values: &'a [f32],
     c_large: usize,
-    bias: Option<Vec<f32>>,
+    k: usize,
 }
 
-impl Weights {
-    fn new(weight: &FlexTensor, bias: Option<&FlexTensor>) -> Self {
-        let [c_small, c_large, _, _] = weight.layout().shape().dims::<4>();
-        Weights {
-            weight: row_major(weight),
-            c_small,
+impl<'a> Weight<'a> {
+    /// `weight`, which must be row-major ([`row_major`]).
+    fn of(weight: &'a FlexTensor) -> Self {
+        let [_, c_large, k, _] = weight.layout().shape().dims::<4>();
+        Weight {
+            values: values_of(weight),
             c_large,
-            bias: bias.map(|bias| values_of(&row_major(bias)).to_vec()),
+            k,
         }
     }
 
-    fn values(&self) -> &[f32] {
-        values_of(&self.weight)
-    }
-
-    /// Where tap `(ky, kx)` of the `k x k` kernel from large channel `large` to small channel
-    /// `small` sits in [`Weights::values`].
-    fn index(&self, k: usize, [small, large]: [usize; 2], [ky, kx]: [usize; 2]) -> usize {
-        ((small * self.c_large + large) * k + ky) * k + kx
+    /// Tap `(ky, kx)` of the kernel from large channel `large` to small channel `small`.
+    fn tap(&self, [small, large]: [usize; 2], [ky, kx]: [usize; 2]) -> f32 {
+        self.values[((small * self.c_large + large) * self.k + ky) * self.k + kx]
     }
 }
 
@@ -278,38 +272,28 @@ fn gather_in_chunks(
 ) -> FlexTensor {
     let large = row_major(large);
     let source_dims = large.layout().shape().dims::<4>();
-    let [n, _, h, w] = source_dims;
-    let weights = Weights::new(weight, bias);
-    let Weights {
-        c_small, c_large, ..
-    } = weights;
-    let values = weights.values();
+    let [n, c_large, h, w] = source_dims;
+    let weight = row_major(weight);
+    let c_small = weight.layout().shape().dims::<4>()[0];
+    let kernel = Weight::of(&weight);
+    let bias = bias.map(row_major);
     let small = [taps.small_side(h), taps.small_side(w)];
     let mut out = vec![0f32; n * c_small * small[0] * small[1]];
-    let placement = Placement {
-        grid: small,
-        step: 1,
-        phase: [0, 0],
-        plane: small,
-    };
     let pass = |samplings, kernels| Pass {
         source: values_of(&large),
         source_dims,
         samplings,
-        placement,
+        placement: Placement::whole(small),
         kernels,
         c_out: c_small,
-        bias: weights.bias.as_deref(),
+        bias: bias.as_ref().map(values_of),
     };
     match shape(taps).expect("a layer this module computes") {
         Shape::Same3 => {
             let kernels = transformed_kernels::<F23, 4, 3>([c_small, c_large], |o, i, ky, kx| {
-                values[weights.index(3, [o, i], [ky, kx])]
+                kernel.tap([o, i], [ky, kx])
             });
-            let samplings = vec![Sampling {
-                step: 1,
-                origin: [0, 0],
-            }];
+            let samplings = vec![Sampling::DENSE];
             pass(samplings, kernels).run::<F23, 4, 3>(&mut out, per_chunk);
         }
         Shape::Halving4 => {
@@ -318,7 +302,7 @@ fn gather_in_chunks(
             let kernels =
                 transformed_kernels::<F22, 3, 2>([c_small, c_large * 4], |o, channel, qy, qx| {
                     let [py, px] = PHASES[channel % 4];
-                    values[weights.index(4, [o, channel / 4], [2 * qy + py, 2 * qx + px])]
+                    kernel.tap([o, channel / 4], [2 * qy + py, 2 * qx + px])
                 });
             let samplings = PHASES.map(|origin| Sampling { step: 2, origin }).to_vec();
             pass(samplings, kernels).run::<F22, 3, 2>(&mut out, per_chunk);
@@ -351,12 +335,11 @@ fn scatter_in_chunks(
 ) -> FlexTensor {
     let small = row_major(small);
     let source_dims = small.layout().shape().dims::<4>();
-    let n = source_dims[0];
-    let weights = Weights::new(weight, bias);
-    let Weights {
-        c_small, c_large, ..
-    } = weights;
-    let values = weights.values();
+    let [n, c_small, _, _] = source_dims;
+    let weight = row_major(weight);
+    let c_large = weight.layout().shape().dims::<4>()[1];
+    let kernel = Weight::of(&weight);
+    let bias = bias.map(row_major);
     let mut out = vec![0f32; n * c_large * h * w];
     let pass = |samplings, placement, kernels| Pass {
         source: values_of(&small),
@@ -365,25 +348,16 @@ fn scatter_in_chunks(
         placement,
         kernels,
         c_out: c_large,
-        bias: weights.bias.as_deref(),
+        bias: bias.as_ref().map(values_of),
     };
     match shape(taps).expect("a layer this module computes") {
         Shape::Same3 => {
             // A correlation with each kernel rotated by half a turn.
             let kernels = transformed_kernels::<F23, 4, 3>([c_large, c_small], |i, o, ky, kx| {
-                values[weights.index(3, [o, i], [2 - ky, 2 - kx])]
+                kernel.tap([o, i], [2 - ky, 2 - kx])
             });
-            let samplings = vec![Sampling {
-                step: 1,
-                origin: [0, 0],
-            }];
-            let placement = Placement {
-                grid: large,
-                step: 1,
-                phase: [0, 0],
-                plane: large,
-            };
-            pass(samplings, placement, kernels).run::<F23, 4, 3>(&mut out, per_chunk);
+            let samplings = vec![Sampling::DENSE];
+            pass(samplings, Placement::whole(large), kernels).run::<F23, 4, 3>(&mut out, per_chunk);
         }
         Shape::Halving4 => {
             // Large pixel `2 m + r` (per axis) takes small pixels `m - 1 + r` and `m + r`
@@ -391,7 +365,7 @@ fn scatter_in_chunks(
             for phase @ [ry, rx] in PHASES {
                 let kernels =
                     transformed_kernels::<F22, 3, 2>([c_large, c_small], |i, o, qy, qx| {
-                        values[weights.index(4, [o, i], [3 - ry - 2 * qy, 3 - rx - 2 * qx])]
+                        kernel.tap([o, i], [3 - ry - 2 * qy, 3 - rx - 2 * qx])
                     });
                 let samplings = vec![Sampling {
                     step: 1,

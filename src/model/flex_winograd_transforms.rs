@@ -94,6 +94,14 @@ pub(super) struct Sampling {
     pub origin: [usize; 2],
 }
 
+impl Sampling {
+    /// Every pixel, windows starting one pixel before their tile (padding 1).
+    pub const DENSE: Sampling = Sampling {
+        step: 1,
+        origin: [0, 0],
+    };
+}
+
 /// Where a pass writes its tiles: grid pixel `(y, x)` of the pass (`grid` in all) goes to
 /// pixel `(step * y + phase[0], step * x + phase[1])` of the output plane (`plane` in all).
 #[derive(Debug, Clone, Copy)]
@@ -105,6 +113,16 @@ pub(super) struct Placement {
 }
 
 impl Placement {
+    /// Tiles covering the whole output `plane`, pixel for pixel.
+    pub fn whole(plane: [usize; 2]) -> Self {
+        Placement {
+            grid: plane,
+            step: 1,
+            phase: [0, 0],
+            plane,
+        }
+    }
+
     /// Tiles down and across.
     pub fn tiles(&self) -> [usize; 2] {
         [self.grid[0].div_ceil(TILE), self.grid[1].div_ceil(TILE)]
