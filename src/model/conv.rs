@@ -361,6 +361,14 @@ mod tests {
                 plan(&conv, [side, side]),
                 Some(Plan::Batched { .. })
             ));
+            // The wide layers are the ones that exercise Winograd's products.
+            let taps = crate::model::flex_patches::Taps {
+                kernel,
+                stride,
+                padding: 1,
+            };
+            let winograd = crate::model::flex_winograd::applies(taps, [cout, cin], [out_side; 2]);
+            assert_eq!(winograd, cin.min(cout) >= 16, "{cin} -> {cout} on {side}");
             let x = normal_tensor(&mut seeded(5), 2, cin * side * side, &device)
                 .reshape([2, cin, side, side])
                 .require_grad();
@@ -404,6 +412,14 @@ mod tests {
             let x = normal_tensor(&mut seeded(8), 3, cin * height * width, &device)
                 .reshape([3, cin, height, width]);
             assert!(takes_batched_transpose(&conv, &x), "{cin} -> {cout}");
+            // The wide layers are the ones that exercise Winograd's products.
+            let taps = crate::model::flex_patches::Taps {
+                kernel,
+                stride,
+                padding,
+            };
+            let winograd = crate::model::flex_winograd::applies(taps, [cin, cout], [height, width]);
+            assert_eq!(winograd, cin.min(cout) >= 16, "{cin} -> {cout}");
             let x = x.require_grad();
             let expected = conv.forward(x.clone());
             let ours = conv_transpose2d_forward(&conv, x.clone());

@@ -99,7 +99,8 @@ impl Layer {
             true => [h, w],
             false => [self.taps.small_side(h), self.taps.small_side(w)],
         };
-        winograd::applies(self.taps, weight, small)
+        let [c_small, c_large, _, _] = weight.layout().shape().dims::<4>();
+        winograd::applies(self.taps, [c_small, c_large], small)
     }
 
     fn conv_options(&self) -> ConvOptions<2> {
