@@ -244,7 +244,7 @@ mod tests {
         let subnormals = keeps_subnormals(&autodiff);
         #[cfg(feature = "flex")]
         assert!(
-            subnormals || !super::super::is_flex_f32(&x),
+            subnormals || !crate::model::is_flex_f32(&x),
             "flex keeps subnormals"
         );
         if subnormals {
