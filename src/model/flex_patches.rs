@@ -49,42 +49,148 @@ impl Taps {
 
 /// `[c * k * k, n * oh * ow]`, row-major: row `(channel, i, j)` holds, for every image and
 /// small-grid pixel in order, the value of `large` (`[n, c, h, w]`) tap `(i, j)` sees (0 in the
-/// padding). Every value is written once, the zeros only where taps read padding.
+/// padding).
+///
+/// Each channel's planes are first copied into a small zero-padded buffer, split into
+/// `stride` column phases ([`stage_planes`]). There every tap's row of output pixels is one
+/// contiguous run, so the patches (`k * k` times larger than the input) are written with
+/// whole-row copies and no edge tests. Against reading each tap's values from the plane
+/// itself, 64 images in the chunks the weight gradients use: 2.5-3.6 against 6.3-7.5 ms for
+/// the 4 x 4 stride-2 layer 64 -> 64 at 32 x 32, 0.6-1.0 against 1.8-1.9 ms for the 3 x 3
+/// layer 128 -> 256 at 8 x 8.
 pub(super) fn patch_rows(large: &FlexTensor, taps: Taps, [oh, ow]: [usize; 2]) -> Vec<f32> {
     let large = row_major(large);
     let [n, c, h, w] = large.layout().shape().dims::<4>();
     let values = values_of(&large);
-    let (kernel, pixels) = (taps.kernel, oh * ow);
+    let (kernel, stride, pixels) = (taps.kernel, taps.stride, oh * ow);
+    let staged = StagedPlane::new(taps, [h, w]);
     let len = c * kernel * kernel * n * pixels;
     let mut rows = Vec::<f32>::with_capacity(len);
-    // `max(1)`: an empty batch has empty rows (chunks of length 0 are not allowed).
+    // One task per channel: its `k * k` rows read the same staged planes. `max(1)`: an empty
+    // batch has empty rows (chunks of length 0 are not allowed).
     rows.spare_capacity_mut()[..len]
-        .par_chunks_mut((n * pixels).max(1))
+        .par_chunks_mut((kernel * kernel * n * pixels).max(1))
         .enumerate()
-        .for_each(|(row_index, row)| {
-            let channel = row_index / (kernel * kernel);
-            let (i, j) = ((row_index / kernel) % kernel, row_index % kernel);
-            let (ys, first_y) = taps.inside(i, oh, h);
-            let (xs, first_x) = taps.inside(j, ow, w);
-            for (image, out) in row.chunks_mut(pixels.max(1)).enumerate() {
-                let plane = &values[(image * c + channel) * h * w..][..h * w];
-                for (y, out) in out.chunks_mut(ow.max(1)).enumerate() {
-                    if xs.is_empty() || !ys.contains(&y) {
-                        fill_zeros(out); // this tap reads only padding on this row
-                        continue;
-                    }
-                    let source_y = first_y + (y - ys.start) * taps.stride;
-                    let source = &plane[source_y * w + first_x..(source_y + 1) * w];
-                    fill_zeros(&mut out[..xs.start]);
-                    copy_strided(&mut out[xs.clone()], source, taps.stride);
-                    fill_zeros(&mut out[xs.end..]);
+        .for_each_init(Vec::new, |buffer, (channel, block)| {
+            let planes = (0..n).map(|image| &values[(image * c + channel) * h * w..][..h * w]);
+            stage_planes(planes, staged, buffer);
+            for (tap, row) in block.chunks_mut((n * pixels).max(1)).enumerate() {
+                let (i, j) = (tap / kernel, tap % kernel);
+                for (image, out) in row.chunks_mut(pixels.max(1)).enumerate() {
+                    let phase = &buffer[(image * stride + j % stride) * staged.len()..];
+                    let first = i * staged.phase_width + j / stride;
+                    copy_rows(out, phase, [oh, ow], first, stride * staged.phase_width);
                 }
             }
         });
-    // SAFETY: the loop above wrote all `len` values: every row of every image's block is
-    // either zeroed whole or zeroed before and after the columns it copies.
+    // SAFETY: the loop above wrote all `len` values: every channel's block holds `k * k` rows
+    // of `n` images of `oh` rows of `ow` values, each written by `copy_rows`.
     unsafe { rows.set_len(len) };
     rows
+}
+
+/// The shape of one staged column phase: a plane of `[h, w]` padded by `padding` on every
+/// side, keeping every `stride`-th column (from column `phase`).
+#[derive(Debug, Clone, Copy)]
+struct StagedPlane {
+    taps: Taps,
+    source: [usize; 2],
+    height: usize,
+    phase_width: usize,
+}
+
+impl StagedPlane {
+    fn new(taps: Taps, [h, w]: [usize; 2]) -> Self {
+        StagedPlane {
+            taps,
+            source: [h, w],
+            height: h + 2 * taps.padding,
+            phase_width: (w + 2 * taps.padding).div_ceil(taps.stride),
+        }
+    }
+
+    /// Floats in one phase.
+    fn len(&self) -> usize {
+        self.height * self.phase_width
+    }
+}
+
+/// Writes into `buffer`, for each plane in turn, its `stride` column phases as `staged`
+/// describes them: value `(row, q)` of phase `b` is the padded plane's `(row, q * stride + b)`.
+fn stage_planes<'a>(
+    planes: impl ExactSizeIterator<Item = &'a [f32]>,
+    staged: StagedPlane,
+    buffer: &mut Vec<f32>,
+) {
+    let (stride, padding) = (staged.taps.stride, staged.taps.padding);
+    let [h, w] = staged.source;
+    buffer.clear();
+    buffer.resize(planes.len() * stride * staged.len(), 0.0);
+    for (plane, phases) in planes.zip(buffer.chunks_mut((stride * staged.len()).max(1))) {
+        for (phase_index, phase) in phases.chunks_mut(staged.len().max(1)).enumerate() {
+            // Phase column q reads source column q * stride + phase_index - padding.
+            let first = padding.saturating_sub(phase_index).div_ceil(stride);
+            let end = (w + padding)
+                .saturating_sub(phase_index)
+                .div_ceil(stride)
+                .min(staged.phase_width)
+                .max(first);
+            if first == end {
+                continue;
+            }
+            let first_source = first * stride + phase_index - padding;
+            for (y, source) in plane.chunks_exact(w.max(1)).enumerate().take(h) {
+                let target = &mut phase[(y + padding) * staged.phase_width..][first..end];
+                let source = &source[first_source..];
+                match stride {
+                    1 => target.copy_from_slice(&source[..target.len()]),
+                    _ => target
+                        .iter_mut()
+                        .zip(source.iter().step_by(stride))
+                        .for_each(|(t, s)| *t = *s),
+                }
+            }
+        }
+    }
+}
+
+/// `out[y * ow + x] = source[first + y * step + x]` for the `oh` rows of `out`. The widths of
+/// the DCGAN grids get fixed-size copies the compiler turns into a few vector moves.
+fn copy_rows(
+    out: &mut [MaybeUninit<f32>],
+    source: &[f32],
+    [oh, ow]: [usize; 2],
+    first: usize,
+    step: usize,
+) {
+    fn fixed<const W: usize>(
+        out: &mut [MaybeUninit<f32>],
+        source: &[f32],
+        first: usize,
+        step: usize,
+    ) {
+        for (y, out) in out.chunks_exact_mut(W).enumerate() {
+            let row: &[f32; W] = source[first + y * step..][..W]
+                .try_into()
+                .expect("a row of W values");
+            let out: &mut [MaybeUninit<f32>; W] = out.try_into().expect("a row of W values");
+            for x in 0..W {
+                out[x].write(row[x]);
+            }
+        }
+    }
+    match ow {
+        2 => fixed::<2>(out, source, first, step),
+        4 => fixed::<4>(out, source, first, step),
+        8 => fixed::<8>(out, source, first, step),
+        16 => fixed::<16>(out, source, first, step),
+        32 => fixed::<32>(out, source, first, step),
+        _ => {
+            for (y, out) in out.chunks_mut(ow.max(1)).enumerate().take(oh) {
+                out.write_copy_of_slice(&source[first + y * step..][..ow]);
+            }
+        }
+    }
 }
 
 /// `x` itself when its values are already in row-major order (as a chunk of whole images
@@ -101,12 +207,6 @@ pub(super) fn row_major(x: &FlexTensor) -> FlexTensor {
 pub(super) fn values_of(x: &FlexTensor) -> &[f32] {
     let count = x.layout().shape().num_elements();
     &x.storage::<f32>()[x.layout().start_offset()..][..count]
-}
-
-fn fill_zeros(out: &mut [MaybeUninit<f32>]) {
-    for value in out {
-        value.write(0.0);
-    }
 }
 
 /// The adjoint of [`patch_rows`]: `columns` (`[c * k * k, n * oh * ow]`, row-major) added
@@ -146,27 +246,8 @@ pub(super) fn scatter_columns(
         });
 }
 
-/// `out[i] = source[i * stride]`. Strides 1 and 2 get loops the compiler vectorises
+/// `target[i * stride] += values[i]`. Strides 1 and 2 get loops the compiler vectorises
 /// (`step_by` stays scalar).
-fn copy_strided(out: &mut [MaybeUninit<f32>], source: &[f32], stride: usize) {
-    match stride {
-        1 => {
-            out.write_copy_of_slice(&source[..out.len()]);
-        }
-        2 => {
-            for (value, pair) in out.iter_mut().zip(source.chunks(2)) {
-                value.write(pair[0]);
-            }
-        }
-        _ => {
-            for (value, source) in out.iter_mut().zip(source.iter().step_by(stride)) {
-                value.write(*source);
-            }
-        }
-    }
-}
-
-/// `target[i * stride] += values[i]`, with the same special cases as [`copy_strided`].
 fn add_strided(target: &mut [f32], values: &[f32], stride: usize) {
     match stride {
         1 => {
