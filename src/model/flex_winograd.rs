@@ -1,28 +1,34 @@
 //! Winograd's minimal filtering for the discriminators' and generators' convolutions, on flex:
-//! F(2 x 2, 3 x 3) for 3 x 3 stride-1 layers and F(2 x 2, 2 x 2) for 4 x 4 stride-2 ones.
+//! F(4 x 4, 3 x 3) or F(2 x 2, 3 x 3) for 3 x 3 stride-1 layers and F(2 x 2, 2 x 2) for
+//! 4 x 4 stride-2 ones.
 //!
-//! The output is cut into 2 x 2 tiles, each read from a small window of the input. In the
-//! transformed domain a tile's 4 output values are one product per point of the window, so a
+//! The output is cut into square tiles, each read from a small window of the input. In the
+//! transformed domain a tile's output values are one product per point of the window, so a
 //! pass becomes one matrix product per point over the tiles of a chunk of images (Lavin and
 //! Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR 2016):
 //! `Y = A^T [(G g G^T) . (B^T d B)] A`, summed over input channels.
 //!
-//! - 3 x 3, stride 1, padding 1: 4 x 4 windows, 16 points for 36 multiply-adds (2.25x fewer).
-//!   The input gradient is the same pass with each kernel rotated by half a turn.
+//! - 3 x 3, stride 1, padding 1: 4 x 4 tiles read 6 x 6 windows, 36 points for 144
+//!   multiply-adds (4x fewer), on grids of at least [`LARGE_TILE_SIDE`] pixels down and
+//!   across; 2 x 2 tiles read 4 x 4 windows, 16 points for 36 (2.25x fewer). The input
+//!   gradient is the same pass with each kernel rotated by half a turn.
 //! - 4 x 4, stride 2, padding 1: the kernel splits into four 2 x 2 kernels, one per phase
 //!   (even or odd row and column) of the input; each phase is a stride-1 2 x 2 correlation,
 //!   3 x 3 windows, 9 points for 16 multiply-adds (1.78x fewer). The four phases are four
 //!   groups of input channels of one product. The adjoint (a convolution's input gradient, a
 //!   transposed convolution's forward pass) writes each phase of the output with its own 2 x 2
-//!   kernels from its own windows: four products per point.
+//!   kernels from its own windows: four products per point. F(4 x 4, 2 x 2) (25 points per
+//!   4 x 4 tile, 1.44x fewer products again) was measured on every such layer of the models
+//!   and gained nowhere: its larger windows and kernels cost what the products saved.
 //!
 //! The weight gradients keep the patch products of `flex_batched`. Their Winograd form (the
 //! adjoint, `G^T [sum over tiles (A dY A^T) . (B^T d B)] G`) was measured on both shapes and
 //! won on one layer of the seven (README, "Speed"): its products have only the tiles as inner
 //! dimension, and each chunk writes `W x W` partial gradients for every kernel.
 //!
-//! The transforms only add and halve, so values differ from the direct sums by rounding alone
-//! (tested against flex's kernels). PyTorch's CPU convolutions (oneDNN) are direct ones.
+//! The transforms only add and scale by small constants, so values differ from the direct sums
+//! by rounding alone (tested against flex's kernels). PyTorch's CPU convolutions (oneDNN) are
+//! direct ones.
 
 use std::ops::Range;
 
@@ -33,7 +39,7 @@ use rayon::prelude::*;
 use super::flex_gemm::{Strided, product};
 use super::flex_patches::{Taps, row_major, values_of};
 use super::flex_winograd_transforms::{
-    self as transforms, F22, F23, Minimal, Padded, Placement, Sampling,
+    self as transforms, F22, F23, F43, Minimal, Padded, Placement, Sampling,
 };
 
 /// Layers with fewer channels on either side keep the patch products: the transformed
@@ -50,10 +56,21 @@ const CHUNK_FLOATS: usize = (1 << 20) / 4;
 /// The layer shapes this module computes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Shape {
-    /// 3 x 3, stride 1, padding 1: F(2 x 2, 3 x 3).
+    /// 3 x 3, stride 1, padding 1: F(4 x 4, 3 x 3) or F(2 x 2, 3 x 3).
     Same3,
     /// 4 x 4, stride 2, padding 1: F(2 x 2, 2 x 2) per phase.
     Halving4,
+}
+
+/// 3 x 3 passes onto grids at least this many pixels down and across take 4 x 4 tiles,
+/// smaller ones 2 x 2 tiles. 4 x 4 tiles need 1.78x fewer products, but their kernels have 36
+/// points instead of 16 and their products fewer columns. `layer_profile --depth deep`, 3
+/// rounds alternating, forward pass: @16 9.5 -> 7.9 ms, @8 7.7 -> 7.1 ms; on the 4 x 4 grid
+/// (one tile per image) 8.8-10.3 -> 11.0-13.5 ms.
+const LARGE_TILE_SIDE: usize = 8;
+
+fn large_tiles([height, width]: [usize; 2]) -> bool {
+    height.min(width) >= LARGE_TILE_SIDE
 }
 
 fn shape(taps: Taps) -> Option<Shape> {
@@ -80,11 +97,10 @@ pub(super) fn applies(taps: Taps, [c_small, c_large]: [usize; 2], [oh, ow]: [usi
 /// The four phases (even or odd row, even or odd column) of a 4 x 4 stride-2 layer.
 const PHASES: [[usize; 2]; 4] = [[0, 0], [0, 1], [1, 0], [1, 1]];
 
-/// `weight` `[c_small, c_large, k, k]` (row-major values) as the layer's kernels for a pass
-/// with `rows` output channels and `channels` input channels, transformed by `M`, laid out
-/// `[rows, W * W, channels]` ([`point_matrix`]). `tap(row, channel, ky, kx)` says which weight
-/// value each kernel tap is.
-fn transformed_kernels<M: Minimal<W, K>, const W: usize, const K: usize>(
+/// The layer's kernels for a pass with `rows` output channels and `channels` input channels,
+/// transformed by `M`, laid out `[rows, W * W, channels]` ([`point_matrix`]).
+/// `tap(row, channel, ky, kx)` says which weight value each kernel tap is.
+fn transformed_kernels<M: Minimal<W, K, T>, const W: usize, const K: usize, const T: usize>(
     [rows, channels]: [usize; 2],
     tap: impl Fn(usize, usize, usize, usize) -> f32 + Sync,
 ) -> Vec<f32> {
@@ -95,7 +111,7 @@ fn transformed_kernels<M: Minimal<W, K>, const W: usize, const K: usize>(
         .for_each(|(row, out)| {
             for channel in 0..channels {
                 let tap = |ky, kx| tap(row, channel, ky, kx);
-                transforms::kernel::<M, W, K>(tap, &mut out[channel..], channels);
+                transforms::kernel::<M, W, K, T>(tap, &mut out[channel..], channels);
             }
         });
     out
@@ -115,8 +131,9 @@ fn point_matrix(
     )
 }
 
-/// One pass of `M` over a batch: which source planes its windows read, and where its tiles go.
-struct Pass<'a> {
+/// One pass over a batch: which source planes its windows read, where its tiles go, and
+/// through which kernels.
+struct Pass<'a, Tap> {
     /// The source, row-major `[n, c, height, width]`.
     source: &'a [f32],
     source_dims: [usize; 4],
@@ -124,21 +141,35 @@ struct Pass<'a> {
     /// channel `c` read as `samplings[g]` says.
     samplings: Vec<Sampling>,
     placement: Placement,
-    /// Transformed kernels `[c_out, W * W, c * groups]`.
-    kernels: Vec<f32>,
+    /// `tap(out_channel, channel, ky, kx)`: tap `(ky, kx)` of the kernel from transformed
+    /// channel `channel` to output channel `out_channel`.
+    tap: Tap,
     c_out: usize,
     bias: Option<&'a [f32]>,
 }
 
-impl Pass<'_> {
+impl<Tap: Fn(usize, usize, usize, usize) -> f32 + Sync> Pass<'_, Tap> {
     fn channels(&self) -> usize {
         self.source_dims[1] * self.samplings.len()
     }
 
-    /// Images per chunk: at least [`MIN_TILES`] tiles, else about [`CHUNK_FLOATS`]
-    /// transformed values (`per_chunk` when given).
-    fn images_per_chunk(&self, points: usize, per_chunk: Option<usize>) -> usize {
-        let per_image = self.placement.tiles_per_image().max(1);
+    /// A 3 x 3 pass: 4 x 4 tiles where the grid holds them ([`large_tiles`]).
+    fn run_3x3(&self, out: &mut [f32], per_chunk: Option<usize>) {
+        match large_tiles(self.placement.grid) {
+            true => self.run::<F43, 6, 3, 4>(out, per_chunk),
+            false => self.run::<F23, 4, 3, 2>(out, per_chunk),
+        }
+    }
+
+    /// A 2 x 2 pass (a phase of a 4 x 4 stride-2 layer).
+    fn run_2x2(&self, out: &mut [f32], per_chunk: Option<usize>) {
+        self.run::<F22, 3, 2, 2>(out, per_chunk)
+    }
+
+    /// Images per chunk: at least [`MIN_TILES`] tiles of side `tile`, else about
+    /// [`CHUNK_FLOATS`] transformed values (`per_chunk` when given).
+    fn images_per_chunk(&self, points: usize, tile: usize, per_chunk: Option<usize>) -> usize {
+        let per_image = self.placement.tiles_per_image(tile).max(1);
         per_chunk.unwrap_or_else(|| {
             (CHUNK_FLOATS / (points * self.channels() * per_image).max(1))
                 .max(MIN_TILES.div_ceil(per_image))
@@ -146,30 +177,26 @@ impl Pass<'_> {
         })
     }
 
-    /// Runs the pass, writing its tiles into `out` (`[n, c_out, plane]`).
-    fn run<M: Minimal<W, K>, const W: usize, const K: usize>(
+    /// Runs the pass with `M`, writing its tiles into `out` (`[n, c_out, plane]`).
+    fn run<M: Minimal<W, K, T>, const W: usize, const K: usize, const T: usize>(
         &self,
         out: &mut [f32],
         per_chunk: Option<usize>,
     ) {
         let n = self.source_dims[0];
         let [height, width] = self.placement.plane;
-        let per_chunk = self.images_per_chunk(W * W, per_chunk);
+        let kernels = transformed_kernels::<M, W, K, T>([self.c_out, self.channels()], &self.tap);
+        let per_chunk = self.images_per_chunk(W * W, T, per_chunk);
         out.par_chunks_mut((per_chunk * self.c_out * height * width).max(1))
             .enumerate()
             .for_each(|(index, out)| {
                 let images = index * per_chunk..((index + 1) * per_chunk).min(n);
-                let (windows, tiles) = self.windows::<M, W, K>(images);
+                let (windows, tiles) = self.windows::<M, W, K, T>(images);
                 let points = W * W;
                 let products: Vec<Vec<f32>> = (0..points)
                     .map(|point| {
                         product(
-                            point_matrix(
-                                &self.kernels,
-                                point,
-                                points,
-                                [self.c_out, self.channels()],
-                            ),
+                            point_matrix(&kernels, point, points, [self.c_out, self.channels()]),
                             point_matrix(&windows, point, points, [self.channels(), tiles]),
                         )
                     })
@@ -177,7 +204,7 @@ impl Pass<'_> {
                 out.par_chunks_mut(self.c_out * height * width)
                     .enumerate()
                     .for_each(|(image, out)| {
-                        transforms::output_tiles::<M, W, K>(
+                        transforms::output_tiles::<M, W, K, T>(
                             &products,
                             tiles,
                             image,
@@ -191,22 +218,22 @@ impl Pass<'_> {
 
     /// `B^T d B` of every window of `images`, source channels in parallel, laid out
     /// `[channels, W * W, tiles]` (tiles in image, then raster order), and the tile count.
-    fn windows<M: Minimal<W, K>, const W: usize, const K: usize>(
+    fn windows<M: Minimal<W, K, T>, const W: usize, const K: usize, const T: usize>(
         &self,
         images: Range<usize>,
     ) -> (Vec<f32>, usize) {
         let [_, c, height, width] = self.source_dims;
         let groups = self.samplings.len();
-        let tiles_per_image = self.placement.tiles_per_image();
+        let tiles_per_image = self.placement.tiles_per_image(T);
         let tiles = images.len() * tiles_per_image;
-        let grid = self.placement.tiles();
+        let grid = self.placement.tiles(T);
         let group_len = (W * W * tiles).max(1);
         let mut out = vec![0f32; W * W * c * groups * tiles];
         // Each source plane is copied into the padded scratch once, then read by every group.
         out.par_chunks_mut(groups * group_len)
             .enumerate()
             .for_each_init(
-                || Padded::new::<W>([height, width], self.samplings[0].step, grid),
+                || Padded::new::<W, T>([height, width], self.samplings[0].step, grid),
                 |padded, (source_channel, out)| {
                     for (local, image) in images.clone().enumerate() {
                         let plane = (image * c + source_channel) * height * width;
@@ -214,7 +241,7 @@ impl Pass<'_> {
                         let groups = self.samplings.iter().zip(out.chunks_exact_mut(group_len));
                         for (&sampling, out) in groups {
                             let first_tile = local * tiles_per_image;
-                            transforms::windows::<M, W, K>(
+                            transforms::windows::<M, W, K, T>(
                                 padded, sampling, grid, out, tiles, first_tile,
                             );
                         }
@@ -271,41 +298,41 @@ fn gather_in_chunks(
 ) -> FlexTensor {
     let large = row_major(large);
     let source_dims = large.layout().shape().dims::<4>();
-    let [n, c_large, h, w] = source_dims;
+    let [n, _, h, w] = source_dims;
     let weight = row_major(weight);
     let c_small = weight.layout().shape().dims::<4>()[0];
     let kernel = Weight::of(&weight);
     let bias = bias.map(row_major);
     let small = [taps.small_side(h), taps.small_side(w)];
     let mut out = vec![0f32; n * c_small * small[0] * small[1]];
-    let pass = |samplings, kernels| Pass {
-        source: values_of(&large),
-        source_dims,
-        samplings,
-        placement: Placement::whole(small),
-        kernels,
-        c_out: c_small,
-        bias: bias.as_ref().map(values_of),
-    };
+    let source = values_of(&large);
+    let bias = bias.as_ref().map(values_of);
     match shape(taps).expect("a layer this module computes") {
-        Shape::Same3 => {
-            let kernels = transformed_kernels::<F23, 4, 3>([c_small, c_large], |o, i, ky, kx| {
-                kernel.tap([o, i], [ky, kx])
-            });
-            let samplings = vec![Sampling::DENSE];
-            pass(samplings, kernels).run::<F23, 4, 3>(&mut out, per_chunk);
+        Shape::Same3 => Pass {
+            source,
+            source_dims,
+            samplings: vec![Sampling::DENSE],
+            placement: Placement::whole(small),
+            tap: |o, i, ky, kx| kernel.tap([o, i], [ky, kx]),
+            c_out: c_small,
+            bias,
         }
-        Shape::Halving4 => {
-            // Transformed channel `4 * i + g` is phase `g` of large channel `i`, whose 2 x 2
-            // kernel holds the taps of that phase.
-            let kernels =
-                transformed_kernels::<F22, 3, 2>([c_small, c_large * 4], |o, channel, qy, qx| {
-                    let [py, px] = PHASES[channel % 4];
-                    kernel.tap([o, channel / 4], [2 * qy + py, 2 * qx + px])
-                });
-            let samplings = PHASES.map(|origin| Sampling { step: 2, origin }).to_vec();
-            pass(samplings, kernels).run::<F22, 3, 2>(&mut out, per_chunk);
+        .run_3x3(&mut out, per_chunk),
+        // Transformed channel `4 * i + g` is phase `g` of large channel `i`, whose 2 x 2
+        // kernel holds the taps of that phase.
+        Shape::Halving4 => Pass {
+            source,
+            source_dims,
+            samplings: PHASES.map(|origin| Sampling { step: 2, origin }).to_vec(),
+            placement: Placement::whole(small),
+            tap: |o, channel: usize, qy, qx| {
+                let [py, px] = PHASES[channel % 4];
+                kernel.tap([o, channel / 4], [2 * qy + py, 2 * qx + px])
+            },
+            c_out: c_small,
+            bias,
         }
+        .run_2x2(&mut out, per_chunk),
     }
     FlexTensor::from_data(TensorData::new(out, [n, c_small, small[0], small[1]]))
 }
@@ -334,52 +361,51 @@ fn scatter_in_chunks(
 ) -> FlexTensor {
     let small = row_major(small);
     let source_dims = small.layout().shape().dims::<4>();
-    let [n, c_small, _, _] = source_dims;
+    let n = source_dims[0];
     let weight = row_major(weight);
     let c_large = weight.layout().shape().dims::<4>()[1];
     let kernel = Weight::of(&weight);
     let bias = bias.map(row_major);
     let mut out = vec![0f32; n * c_large * h * w];
-    let pass = |samplings, placement, kernels| Pass {
-        source: values_of(&small),
-        source_dims,
-        samplings,
-        placement,
-        kernels,
-        c_out: c_large,
-        bias: bias.as_ref().map(values_of),
-    };
+    let source = values_of(&small);
+    let bias = bias.as_ref().map(values_of);
     match shape(taps).expect("a layer this module computes") {
-        Shape::Same3 => {
-            // A correlation with each kernel rotated by half a turn.
-            let kernels = transformed_kernels::<F23, 4, 3>([c_large, c_small], |i, o, ky, kx| {
-                kernel.tap([o, i], [2 - ky, 2 - kx])
-            });
-            let samplings = vec![Sampling::DENSE];
-            pass(samplings, Placement::whole(large), kernels).run::<F23, 4, 3>(&mut out, per_chunk);
+        // A correlation with each kernel rotated by half a turn.
+        Shape::Same3 => Pass {
+            source,
+            source_dims,
+            samplings: vec![Sampling::DENSE],
+            placement: Placement::whole(large),
+            tap: |i, o, ky, kx| kernel.tap([o, i], [2 - ky, 2 - kx]),
+            c_out: c_large,
+            bias,
         }
+        .run_3x3(&mut out, per_chunk),
+        // Large pixel `2 m + r` (per axis) takes small pixels `m - 1 + r` and `m + r`
+        // through taps `3 - r` and `1 - r`: a 2 x 2 correlation per phase `r`.
         Shape::Halving4 => {
-            // Large pixel `2 m + r` (per axis) takes small pixels `m - 1 + r` and `m + r`
-            // through taps `3 - r` and `1 - r`: a 2 x 2 correlation per phase `r`.
             for phase @ [ry, rx] in PHASES {
-                let kernels =
-                    transformed_kernels::<F22, 3, 2>([c_large, c_small], |i, o, qy, qx| {
-                        kernel.tap([o, i], [3 - ry - 2 * qy, 3 - rx - 2 * qx])
-                    });
-                let samplings = vec![Sampling {
-                    step: 1,
-                    origin: phase,
-                }];
-                let placement = Placement {
-                    grid: [
-                        h.saturating_sub(ry).div_ceil(2),
-                        w.saturating_sub(rx).div_ceil(2),
-                    ],
-                    step: 2,
-                    phase,
-                    plane: large,
-                };
-                pass(samplings, placement, kernels).run::<F22, 3, 2>(&mut out, per_chunk);
+                Pass {
+                    source,
+                    source_dims,
+                    samplings: vec![Sampling {
+                        step: 1,
+                        origin: phase,
+                    }],
+                    placement: Placement {
+                        grid: [
+                            h.saturating_sub(ry).div_ceil(2),
+                            w.saturating_sub(rx).div_ceil(2),
+                        ],
+                        step: 2,
+                        phase,
+                        plane: large,
+                    },
+                    tap: |i, o, qy, qx| kernel.tap([o, i], [3 - ry - 2 * qy, 3 - rx - 2 * qx]),
+                    c_out: c_large,
+                    bias,
+                }
+                .run_2x2(&mut out, per_chunk);
             }
         }
     }
@@ -419,7 +445,14 @@ mod tests {
             };
             let conv = ConvOptions::new([stride; 2], [1, 1], [1, 1], 1);
             let transposed = ConvTransposeOptions::new([stride; 2], [1, 1], [0, 0], [1, 1], 1);
-            for [n, c_large, c_small, h, w] in [[3, 5, 7, 8, 8], [2, 4, 3, 5, 7], [1, 2, 2, 2, 2]] {
+            // 3 x 3: 4 x 4 tiles on the first two, 2 x 2 on the last two (`large_tiles`).
+            let shapes = [
+                [3, 5, 7, 8, 8],
+                [2, 4, 3, 9, 11],
+                [2, 4, 3, 3, 5],
+                [1, 2, 2, 2, 2],
+            ];
+            for [n, c_large, c_small, h, w] in shapes {
                 let x = tensor([n, c_large, h, w], 1);
                 let weight = tensor([c_small, c_large, kernel, kernel], 2);
                 let bias_of = |c: usize| {
