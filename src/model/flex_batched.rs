@@ -27,7 +27,7 @@ use burn::tensor::{Shape, Slice, TensorData};
 
 use rayon::prelude::*;
 
-use super::flex_gemm::{Strided, product};
+use super::flex_gemm::{Strided, add_product, product};
 use super::flex_patches::{
     Taps, batch_major, channel_major, patch_rows, row_major, scatter_columns, values_of,
 };
@@ -58,6 +58,17 @@ const CHUNKING: Chunking = Chunking {
 /// 38.3 -> 33.2. From 256 rows the transposed product was mixed (256 x 2048: 34.9 -> 32.5 ms,
 /// but 7.9 -> 9.0 on a smaller grid), and with 512 slower (512 x 4096: 29.4 -> 33.8).
 const TRANSPOSED_CORRELATION_BELOW: usize = 256;
+
+/// A weight gradient adds up its chunks' products in this many runs of consecutive chunks,
+/// each run in one buffer that gemm adds every product into, then adds the runs in order: a
+/// fixed count, so the result does not depend on the thread count. Writing one product per
+/// chunk and summing them afterwards moved every partial gradient through memory twice.
+/// Whole-batch weight gradients, 4 x 4 stride 2, 64 images, one chunk's product per partial
+/// against these runs (throwaway probe, medians of 9, two rounds alternating): 64->64 @32
+/// 13.4, 14.8 -> 12.4, 12.7 ms; 128->128 @16 13.5, 14.1 -> 12.7, 12.9; the generators'
+/// 128->64 from 16 x 16 25.3, 25.9 -> 22.8, 23.6; layers of at most 4 chunks unchanged.
+/// Two runs read about the same, eight no better.
+const CORRELATION_RUNS: usize = 4;
 
 /// Images per chunk for images of `floats_per_image` patch floats and `pixels` small-grid
 /// pixels each, as `chunking` asks (at least one).
@@ -154,8 +165,9 @@ fn patch_products_in_chunks(
     };
     let per_chunk = images_per_chunk([c_large * k * k * pixels, pixels], chunking);
     let transposed_correlation = c_small < TRANSPOSED_CORRELATION_BELOW;
-    // One chunk per task: its patches are built and used by the same core, in its cache.
-    let products = |index: usize, out: Option<&mut [MaybeUninit<f32>]>| {
+    // One chunk at a time per task: its patches are built and used by the same core, in its
+    // cache. `sum` is the correlation of the run so far.
+    let products = |index: usize, out: Option<&mut [MaybeUninit<f32>]>, sum: &mut Vec<f32>| {
         let range = chunk(index, per_chunk, n);
         let columns = range.len() * pixels;
         let patches = patch_rows(&images(large, range.clone()), taps, small);
@@ -165,34 +177,54 @@ fn patch_products_in_chunks(
             let dims = [range.len(), c_small, small[0], small[1]];
             batch_major(&values, out, dims, bias.as_deref());
         }
-        correlate.map(|small_grid| {
+        if let Some(small_grid) = correlate {
             let rows = channel_major(&images(small_grid, range));
             let rows = Strided::row_major(values_of(&rows), [c_small, columns]);
-            match transposed_correlation {
-                true => product(patches, rows.transposed()),
-                false => product(rows, patches.transposed()),
+            let (lhs, rhs) = match transposed_correlation {
+                true => (patches, rows.transposed()),
+                false => (rows, patches.transposed()),
+            };
+            match sum.is_empty() {
+                true => *sum = product(lhs, rhs),
+                false => add_product(sum, lhs, rhs),
             }
-        })
+        }
     };
+    let chunks = n.div_ceil(per_chunk);
+    let runs = match correlate {
+        Some(_) => chunks.min(CORRELATION_RUNS),
+        None => chunks,
+    };
+    let run_chunks = |run: usize| run * chunks / runs..(run + 1) * chunks / runs;
     let gathered_len = n * c_small * pixels;
     let mut gathered = gather
         .as_ref()
         .map(|_| Vec::<f32>::with_capacity(gathered_len));
-    let parts: Vec<Option<Vec<f32>>> = match gathered.as_mut() {
-        Some(out) => out.spare_capacity_mut()[..gathered_len]
-            .par_chunks_mut((per_chunk * c_small * pixels).max(1))
-            .enumerate()
-            .map(|(index, out)| products(index, Some(out)))
-            .collect(),
-        None => (0..n.div_ceil(per_chunk))
-            .into_par_iter()
-            .map(|index| products(index, None))
-            .collect(),
-    };
-    // Summed in chunk order, so the result does not depend on the thread count or timing.
+    // Each run's slice of the gathered output, when there is one.
+    let mut outputs: Vec<Option<&mut [MaybeUninit<f32>]>> = Vec::with_capacity(runs);
+    let mut rest = gathered
+        .as_mut()
+        .map(|out| &mut out.spare_capacity_mut()[..gathered_len]);
+    for run in 0..runs {
+        let chunks = run_chunks(run);
+        let images = (chunks.end * per_chunk).min(n) - chunks.start * per_chunk;
+        outputs.push(take_front(&mut rest, images * c_small * pixels));
+    }
+    let parts: Vec<Vec<f32>> = outputs
+        .into_par_iter()
+        .enumerate()
+        .map(|(run, mut out)| {
+            let mut sum = Vec::new();
+            for index in run_chunks(run) {
+                let len = chunk(index, per_chunk, n).len() * c_small * pixels;
+                products(index, take_front(&mut out, len), &mut sum);
+            }
+            sum
+        })
+        .collect();
+    // The runs added in order, so the result does not depend on the thread count or timing.
     let weight_size = c_small * c_large * k * k;
     let correlated = correlate.map(|_| {
-        let parts: Vec<Vec<f32>> = parts.into_iter().flatten().collect();
         let sum = sum_in_order(&parts, weight_size);
         let shape = [c_small, c_large, k, k];
         match transposed_correlation {
@@ -216,13 +248,21 @@ fn patch_products_in_chunks(
     }
 }
 
+/// The first `len` values of `rest` (when there is one), leaving the others in it.
+fn take_front<'a, T>(rest: &mut Option<&'a mut [T]>, len: usize) -> Option<&'a mut [T]> {
+    rest.take().map(|values| {
+        let (front, back) = values.split_at_mut(len);
+        *rest = Some(back);
+        front
+    })
+}
+
 /// Slices of the sum of `parts` (each `len` values) that one task adds up.
 const SUM_SLICE: usize = 4096;
 
 /// `parts[0] + parts[1] + ...` in that order for every value (zeros when there are none),
-/// the values split among rayon's threads: summed on one thread, the 64 partial weight
-/// gradients of a generator layer (64 x 1024 x 128 values) left the other core idle for
-/// milliseconds.
+/// the values split among rayon's threads: summed on one thread, the partial weight
+/// gradients of a generator layer (1024 x 128 values each) left the other core idle.
 fn sum_in_order(parts: &[Vec<f32>], len: usize) -> Vec<f32> {
     let mut sum = vec![0f32; len];
     sum.par_chunks_mut(SUM_SLICE)

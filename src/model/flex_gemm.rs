@@ -121,12 +121,54 @@ pub(super) fn product(lhs: Strided<'_>, rhs: Strided<'_>) -> Vec<f32> {
     out
 }
 
+/// `out += lhs x rhs`, `out` the row-major `[lhs.rows, rhs.columns]` result so far.
+pub(super) fn add_product(out: &mut [f32], lhs: Strided<'_>, rhs: Strided<'_>) {
+    assert_eq!(
+        lhs.columns, rhs.rows,
+        "inner dimensions of a matrix product"
+    );
+    let (m, n, k) = (lhs.rows, rhs.columns, lhs.columns);
+    assert_eq!(out.len(), m * n, "the result of a matrix product");
+    if m * n == 0 || k == 0 {
+        return;
+    }
+    let parallelism = match m * n * k >= PARALLEL_MULTIPLY_ADDS {
+        true => gemm::Parallelism::Rayon(0),
+        false => gemm::Parallelism::None,
+    };
+    // SAFETY: both operands were checked to lie inside their slices (`Strided::check`), and
+    // `out` holds the `m x n` row-major result, read and written in place (`read_dst`).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            true,
+            lhs.values.as_ptr(),
+            lhs.column_stride as isize,
+            lhs.row_stride as isize,
+            rhs.values.as_ptr(),
+            rhs.column_stride as isize,
+            rhs.row_stride as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Against the definition, with plain and transposed operands and an empty inner
-    /// dimension.
+    /// Against the definition, with plain and transposed operands, an empty inner dimension
+    /// and a product added in place.
     #[test]
     fn products_follow_the_definition() {
         let (m, k, n) = (5, 7, 3);
@@ -152,6 +194,15 @@ mod tests {
             Strided::row_major(&[], [0, 3]),
         );
         assert_eq!(empty, vec![0.0; 6]);
+        // Added in place onto what is there: 1 + a b.
+        let mut sum = vec![1.0; m * n];
+        add_product(
+            &mut sum,
+            Strided::row_major(&a, [m, k]),
+            Strided::row_major(&b, [k, n]),
+        );
+        let one_more: Vec<f32> = expected.iter().map(|v| v + 1.0).collect();
+        assert_eq!(sum, one_more);
     }
 
     #[test]
