@@ -65,8 +65,8 @@ enum Shape {
 /// 3 x 3 passes onto grids at least this many pixels down and across take 4 x 4 tiles,
 /// smaller ones 2 x 2 tiles. 4 x 4 tiles need 1.78x fewer products, but their kernels have 36
 /// points instead of 16 and their products fewer columns. `layer_profile --depth deep`, 3
-/// rounds alternating, forward pass: @16 9.5 -> 7.9 ms, @8 7.7 -> 7.1 ms; on the 4 x 4 grid
-/// (one tile per image) 8.8-10.3 -> 11.0-13.5 ms.
+/// rounds alternating, forward pass (medians of the rounds): @16 9.5 -> 7.9 ms, @8 7.8 -> 7.1
+/// ms; on the 4 x 4 grid (one tile per image) 8.8-10.3 -> 11.0-13.5 ms.
 const LARGE_TILE_SIDE: usize = 8;
 
 fn large_tiles([height, width]: [usize; 2]) -> bool {
