@@ -74,11 +74,7 @@ const PARALLEL_MULTIPLY_ADDS: usize = 192 * 192 * 192;
 
 /// `lhs x rhs` as a row-major `[lhs.rows, rhs.columns]` vector.
 pub(super) fn product(lhs: Strided<'_>, rhs: Strided<'_>) -> Vec<f32> {
-    assert_eq!(
-        lhs.columns, rhs.rows,
-        "inner dimensions of a matrix product"
-    );
-    let (m, n, k) = (lhs.rows, rhs.columns, lhs.columns);
+    let [m, n, k] = dimensions(&lhs, &rhs);
     let mut out = Vec::<f32>::with_capacity(m * n);
     if m * n == 0 {
         return out;
@@ -87,35 +83,10 @@ pub(super) fn product(lhs: Strided<'_>, rhs: Strided<'_>) -> Vec<f32> {
         out.resize(m * n, 0.0);
         return out;
     }
-    let parallelism = match m * n * k >= PARALLEL_MULTIPLY_ADDS {
-        true => gemm::Parallelism::Rayon(0),
-        false => gemm::Parallelism::None,
-    };
-    // SAFETY: both operands were checked to lie inside their slices (`Strided::check`), `out`
-    // has room for the `m x n` row-major result, and with `read_dst` false gemm writes every
-    // element of `out` without reading it, so `set_len` exposes only initialised values.
+    // SAFETY: `out` has room for the `m x n` result, and without `add` gemm writes every
+    // element of it without reading it, so `set_len` exposes only initialised values.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            lhs.values.as_ptr(),
-            lhs.column_stride as isize,
-            lhs.row_stride as isize,
-            rhs.values.as_ptr(),
-            rhs.column_stride as isize,
-            rhs.row_stride as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
+        multiply_into(out.as_mut_ptr(), lhs, rhs, false);
         out.set_len(m * n);
     }
     out
@@ -123,37 +94,54 @@ pub(super) fn product(lhs: Strided<'_>, rhs: Strided<'_>) -> Vec<f32> {
 
 /// `out += lhs x rhs`, `out` the row-major `[lhs.rows, rhs.columns]` result so far.
 pub(super) fn add_product(out: &mut [f32], lhs: Strided<'_>, rhs: Strided<'_>) {
-    assert_eq!(
-        lhs.columns, rhs.rows,
-        "inner dimensions of a matrix product"
-    );
-    let (m, n, k) = (lhs.rows, rhs.columns, lhs.columns);
+    let [m, n, k] = dimensions(&lhs, &rhs);
     assert_eq!(out.len(), m * n, "the result of a matrix product");
     if m * n == 0 || k == 0 {
         return;
     }
+    // SAFETY: `out` holds the initialised `m x n` result.
+    unsafe { multiply_into(out.as_mut_ptr(), lhs, rhs, true) }
+}
+
+/// `[m, n, k]` of `lhs x rhs`, whose inner dimensions must agree.
+fn dimensions(lhs: &Strided<'_>, rhs: &Strided<'_>) -> [usize; 3] {
+    assert_eq!(
+        lhs.columns, rhs.rows,
+        "inner dimensions of a matrix product"
+    );
+    [lhs.rows, rhs.columns, lhs.columns]
+}
+
+/// gemm's `out = lhs x rhs`, or `out += lhs x rhs` when `add`, on the row-major result at
+/// `out`. Both operands lie inside their slices (`Strided::check`).
+///
+/// # Safety
+///
+/// `out` must be valid for writes of `lhs.rows * rhs.columns` floats, and hold initialised
+/// values when `add`.
+unsafe fn multiply_into(out: *mut f32, lhs: Strided<'_>, rhs: Strided<'_>, add: bool) {
+    let [m, n, k] = dimensions(&lhs, &rhs);
     let parallelism = match m * n * k >= PARALLEL_MULTIPLY_ADDS {
         true => gemm::Parallelism::Rayon(0),
         false => gemm::Parallelism::None,
     };
-    // SAFETY: both operands were checked to lie inside their slices (`Strided::check`), and
-    // `out` holds the `m x n` row-major result, read and written in place (`read_dst`).
+    // SAFETY: the caller's promise about `out`; the operands were checked on construction.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            out.as_mut_ptr(),
+            out,
             1,
             n as isize,
-            true,
+            add,
             lhs.values.as_ptr(),
             lhs.column_stride as isize,
             lhs.row_stride as isize,
             rhs.values.as_ptr(),
             rhs.column_stride as isize,
             rhs.row_stride as isize,
-            1.0,
+            if add { 1.0 } else { 0.0 },
             1.0,
             false,
             false,
