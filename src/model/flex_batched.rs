@@ -206,8 +206,8 @@ fn patch_products_in_chunks(
         .as_mut()
         .map(|out| &mut out.spare_capacity_mut()[..gathered_len]);
     for run in 0..runs {
-        let chunks = run_chunks(run);
-        let images = (chunks.end * per_chunk).min(n) - chunks.start * per_chunk;
+        let run_range = run_chunks(run);
+        let images = (run_range.end * per_chunk).min(n) - run_range.start * per_chunk;
         outputs.push(take_front(&mut rest, images * c_small * pixels));
     }
     let parts: Vec<Vec<f32>> = outputs
@@ -225,7 +225,7 @@ fn patch_products_in_chunks(
     // The runs added in order, so the result does not depend on the thread count or timing.
     let weight_size = c_small * c_large * k * k;
     let correlated = correlate.map(|_| {
-        let sum = sum_in_order(&parts, weight_size);
+        let sum = sum_in_order(parts, weight_size);
         let shape = [c_small, c_large, k, k];
         match transposed_correlation {
             true => FlexTensor::from_data(TensorData::new(sum, [c_large * k * k, c_small]))
@@ -260,16 +260,24 @@ fn take_front<'a, T>(rest: &mut Option<&'a mut [T]>, len: usize) -> Option<&'a m
 /// Slices of the sum of `parts` (each `len` values) that one task adds up.
 const SUM_SLICE: usize = 4096;
 
-/// `parts[0] + parts[1] + ...` in that order for every value (zeros when there are none),
-/// the values split among rayon's threads: summed on one thread, the partial weight
-/// gradients of a generator layer (1024 x 128 values each) left the other core idle.
-fn sum_in_order(parts: &[Vec<f32>], len: usize) -> Vec<f32> {
-    let mut sum = vec![0f32; len];
+/// `parts[0] + parts[1] + ...` in that order for every value (`len` zeros when there are
+/// none), added into `parts[0]` with the values split among rayon's threads: summed on one
+/// thread, the partial weight gradients of a generator layer (1024 x 128 values each) left
+/// the other core idle.
+fn sum_in_order(parts: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
+    let mut parts = parts.into_iter();
+    let Some(mut sum) = parts.next() else {
+        return vec![0f32; len];
+    };
+    let rest: Vec<Vec<f32>> = parts.collect();
+    if rest.is_empty() {
+        return sum;
+    }
     sum.par_chunks_mut(SUM_SLICE)
         .enumerate()
         .for_each(|(index, sum)| {
             let start = index * SUM_SLICE;
-            for part in parts {
+            for part in &rest {
                 sum.iter_mut()
                     .zip(&part[start..])
                     .for_each(|(sum, part)| *sum += part);
