@@ -252,28 +252,55 @@ impl<Tap: Fn(usize, usize, usize, usize) -> f32 + Sync> Pass<'_, Tap> {
     }
 }
 
-/// A layer's row-major weight `[c_small, c_large, k, k]`, read tap by tap.
+/// A layer's weight `[c_small, c_large, k, k]` as a row-major `[rows, columns, k, k]`, read
+/// tap by tap: the weight itself (rows are small channels) or its channels swapped.
 #[derive(Clone, Copy)]
 struct Weight<'a> {
     values: &'a [f32],
-    c_large: usize,
+    columns: usize,
     k: usize,
 }
 
 impl<'a> Weight<'a> {
-    /// `weight`, which must be row-major ([`row_major`]).
+    /// `weight`, which must be row-major ([`row_major`]): rows are small channels.
     fn of(weight: &'a FlexTensor) -> Self {
         let [_, c_large, k, _] = weight.layout().shape().dims::<4>();
         Weight {
             values: values_of(weight),
-            c_large,
+            columns: c_large,
             k,
         }
     }
 
-    /// Tap `(ky, kx)` of the kernel from large channel `large` to small channel `small`.
-    fn tap(&self, [small, large]: [usize; 2], [ky, kx]: [usize; 2]) -> f32 {
-        self.values[((small * self.c_large + large) * self.k + ky) * self.k + kx]
+    /// This weight's kernels with rows and columns swapped, into `swapped`. A scatter's
+    /// kernel transforms read the kernels large channel by large channel; from the weight
+    /// itself each read lands a whole row of kernels away from the last. Those reads took 2%
+    /// of the shallow step and 15.7% of the shallow discriminator's 128 -> 256 input gradient
+    /// (`perf`, one thread); swapped, the copy takes 2.1% of that gradient and the reads 2.3%.
+    fn swapped(&self, swapped: &'a mut Vec<f32>) -> Weight<'a> {
+        let kernel = self.k * self.k;
+        let rows = self.values.len() / (self.columns * kernel).max(1);
+        swapped.resize(self.values.len(), 0.0);
+        swapped
+            .par_chunks_mut((rows * kernel).max(1))
+            .enumerate()
+            .for_each(|(column, out)| {
+                for (row, out) in out.chunks_exact_mut(kernel).enumerate() {
+                    out.copy_from_slice(
+                        &self.values[(row * self.columns + column) * kernel..][..kernel],
+                    );
+                }
+            });
+        Weight {
+            values: swapped,
+            columns: rows,
+            k: self.k,
+        }
+    }
+
+    /// Tap `(ky, kx)` of the kernel at `[row, column]`.
+    fn tap(&self, [row, column]: [usize; 2], [ky, kx]: [usize; 2]) -> f32 {
+        self.values[((row * self.columns + column) * self.k + ky) * self.k + kx]
     }
 }
 
@@ -364,7 +391,9 @@ fn scatter_in_chunks(
     let n = source_dims[0];
     let weight = row_major(weight);
     let c_large = weight.layout().shape().dims::<4>()[1];
-    let kernel = Weight::of(&weight);
+    let mut swapped = Vec::new();
+    // `kernel.tap([large, small], ..)`.
+    let kernel = Weight::of(&weight).swapped(&mut swapped);
     let bias = bias.map(row_major);
     let mut out = vec![0f32; n * c_large * h * w];
     let source = values_of(&small);
@@ -376,7 +405,7 @@ fn scatter_in_chunks(
             source_dims,
             samplings: vec![Sampling::DENSE],
             placement: Placement::whole(large),
-            tap: |i, o, ky, kx| kernel.tap([o, i], [2 - ky, 2 - kx]),
+            tap: |i, o, ky, kx| kernel.tap([i, o], [2 - ky, 2 - kx]),
             c_out: c_large,
             bias,
         }
@@ -401,7 +430,7 @@ fn scatter_in_chunks(
                         phase,
                         plane: large,
                     },
-                    tap: |i, o, qy, qx| kernel.tap([o, i], [3 - ry - 2 * qy, 3 - rx - 2 * qx]),
+                    tap: |i, o, qy, qx| kernel.tap([i, o], [3 - ry - 2 * qy, 3 - rx - 2 * qx]),
                     c_out: c_large,
                     bias,
                 }
