@@ -232,33 +232,32 @@ pub(super) fn windows<M: Minimal<W, K, T>, const W: usize, const K: usize, const
     } = padded;
     let padded_width = *padded_width;
     let Sampling { step, origin } = sampling;
+    // The windows read every `step`-th column from `origin[1]`: only those are transformed
+    // (a 4 x 4 stride-2 gather reads 9 of a padded row's 24 columns).
+    let columns = T * tiles[1] + W - T;
     for row in 0..tiles[0] {
-        // Down the columns, all at once: B^T over the window's W rows.
+        // Down the read columns, all at once: B^T over the window's W rows.
         let line = |a: usize| {
             let y = step * (T * row + a) + origin[0];
             &values[y * padded_width..][..padded_width]
         };
         let lines: [&[f32]; W] = std::array::from_fn(line);
-        for x in 0..padded_width {
-            let column = M::window(std::array::from_fn(|a| lines[a][x]));
-            for (a, value) in column.into_iter().enumerate() {
-                transformed[a * padded_width + x] = value;
+        for column in 0..columns {
+            let x = step * column + origin[1];
+            let values = M::window(std::array::from_fn(|a| lines[a][x]));
+            for (a, value) in values.into_iter().enumerate() {
+                transformed[a * columns + column] = value;
             }
         }
         // Then along each transformed row, one window per tile: row `a` of the window gives
-        // points `a * W .. a * W + W`, each a run of this tile row's tiles.
+        // points `a * W .. a * W + W` of this tile row's tiles.
         let tile = first_tile + row * tiles[1];
-        for (a, line) in transformed.chunks_exact(padded_width).enumerate() {
-            let mut runs = out[a * W * tiles_in_out..][..W * tiles_in_out]
-                .chunks_exact_mut(tiles_in_out)
-                .map(|points| &mut points[tile..tile + tiles[1]]);
-            let mut runs: [&mut [f32]; W] =
-                std::array::from_fn(|_| runs.next().expect("W runs of tiles"));
+        for a in 0..W {
+            let line = &transformed[a * columns..][..columns];
             for column in 0..tiles[1] {
-                let x = step * T * column + origin[1];
-                let values = M::window(std::array::from_fn(|b| line[x + step * b]));
-                for (run, value) in runs.iter_mut().zip(values) {
-                    run[column] = value;
+                let values = M::window(std::array::from_fn(|b| line[T * column + b]));
+                for (b, value) in values.into_iter().enumerate() {
+                    out[(a * W + b) * tiles_in_out + tile + column] = value;
                 }
             }
         }
