@@ -105,7 +105,7 @@ fn step_feeds_one_draw_of_latents_to_both_updates() {
 /// rounding, which Adam's normalised steps can spread to a few parameters: `ours` must then lie
 /// at least ten times closer to `expected` than to `other`, a run on separate latents.
 fn assert_same_run(ours: &[f32], expected: &[f32], other: &[f32]) {
-    if format!("{:?}", device()).contains("Flex") {
+    if is_flex() {
         assert_eq!(ours, expected);
         return;
     }
@@ -122,6 +122,10 @@ fn assert_same_run(ours: &[f32], expected: &[f32], other: &[f32]) {
         10.0 * same <= separate,
         "distance {same} to the same run, {separate} to a separate one"
     );
+}
+
+fn is_flex() -> bool {
+    format!("{:?}", device()).contains("Flex")
 }
 
 /// Values of the tensors that train (not BatchNorm's running statistics).
@@ -214,6 +218,11 @@ fn one_pass_over_real_and_fake_matches_two_passes() {
     }
 }
 
+/// The same seed gives the same run: bit for bit on flex. On wgpu, Burn tunes kernels by timing
+/// and fuses operations on the fly (its plan store grows during the first run in a process),
+/// so two runs in one process may run different kernels for the same arithmetic: there they
+/// must agree up to rounding, ten times closer than a run with another seed (CI saw one such
+/// difference with a cold autotune cache).
 #[test]
 fn same_seed_gives_the_same_run() {
     let run = |seed| {
@@ -230,17 +239,31 @@ fn same_seed_gives_the_same_run() {
     };
     let (a, la, ra) = run(5);
     let (b, lb, rb) = run(5);
-    assert_eq!(a, b);
-    assert_eq!(la, lb);
+    let (c, _, _) = run(6);
+    assert_ne!(a, c, "another seed gives another run");
     assert_eq!(la.len(), 3, "losses are read every 2 iterations");
-    assert_eq!(ra, rb);
     assert_eq!(
         ra.iter().map(|r| r.0).collect::<Vec<_>>(),
         vec![3, 6],
         "refits every 3 iterations"
     );
-    let (c, _, _) = run(6);
-    assert_ne!(a, c, "another seed gives another run");
+    if is_flex() {
+        assert_eq!(a, b);
+        assert_eq!(la, lb);
+        assert_eq!(ra, rb);
+        return;
+    }
+    assert_same_run(&a, &b, &c);
+    for ((d_a, g_a), (d_b, g_b)) in la.iter().zip(&lb) {
+        assert!(
+            (d_a - d_b).abs() < 1e-3 && (g_a - g_b).abs() < 1e-3,
+            "losses ({d_a}, {g_a}) vs ({d_b}, {g_b})"
+        );
+    }
+    for ((at_a, sizes_a), (at_b, sizes_b)) in ra.iter().zip(&rb) {
+        assert_eq!(at_a, at_b);
+        assert_eq!(sizes_a.iter().sum::<usize>(), sizes_b.iter().sum::<usize>());
+    }
 }
 
 #[test]
