@@ -247,22 +247,32 @@ fn same_seed_gives_the_same_run() {
         vec![3, 6],
         "refits every 3 iterations"
     );
+    assert_same_run(&a, &b, &c);
     if is_flex() {
-        assert_eq!(a, b);
         assert_eq!(la, lb);
         assert_eq!(ra, rb);
         return;
     }
-    assert_same_run(&a, &b, &c);
+    assert_eq!(la.len(), lb.len());
     for ((d_a, g_a), (d_b, g_b)) in la.iter().zip(&lb) {
         assert!(
             (d_a - d_b).abs() < 1e-3 && (g_a - g_b).abs() < 1e-3,
             "losses ({d_a}, {g_a}) vs ({d_b}, {g_b})"
         );
     }
+    // Rounding may move a point that sits on a cluster boundary, never a whole cluster.
+    assert_eq!(ra.len(), rb.len());
     for ((at_a, sizes_a), (at_b, sizes_b)) in ra.iter().zip(&rb) {
         assert_eq!(at_a, at_b);
-        assert_eq!(sizes_a.iter().sum::<usize>(), sizes_b.iter().sum::<usize>());
+        let moved: usize = sizes_a
+            .iter()
+            .zip(sizes_b)
+            .map(|(x, y)| x.abs_diff(*y))
+            .sum();
+        assert!(
+            moved <= 8,
+            "refit at {at_a}: sizes {sizes_a:?} vs {sizes_b:?}"
+        );
     }
 }
 
