@@ -16,9 +16,6 @@ use selfcond_gan::model::Toy2dModelConfig;
 use selfcond_gan::rng::{seeded, stream};
 use selfcond_gan::{BatchSource, LabelMode, SelfCondConfig, TrainConfig, Trainer};
 
-#[path = "../examples/common/alloc.rs"]
-mod alloc;
-
 fn sync(device: &Device) {
     device.sync().expect("device synchronisation");
 }
@@ -50,8 +47,8 @@ fn train_step(c: &mut Criterion) {
             .with_log_every(usize::MAX / 2);
         let set = data.head_tensor(10_000, &device);
         let (mut trainer, _) = Trainer::new(config, g, d, Some(set)).unwrap();
-        // One untimed step first: on wgpu it compiles and autotunes every kernel (a minute on
-        // a GPU), which criterion's time-based warm-up would otherwise count as a sample.
+        // One untimed step first: on wgpu it compiles and autotunes every kernel (far longer
+        // than a step), which criterion's time-based warm-up would otherwise count as a sample.
         trainer.step(data.next_batch(&device).unwrap()).unwrap();
         sync(&device);
         group.bench_function(name, |b| {
@@ -158,7 +155,7 @@ criterion_group!(benches, train_step, kmeans, matching, labels);
 /// `criterion_main!` with the examples' allocator setting first, so the benches time the code
 /// the way the examples run it.
 fn main() {
-    alloc::keep_freed_memory();
+    selfcond_gan_runner::alloc::keep_freed_memory();
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

@@ -1,15 +1,15 @@
-//! Self-conditioned DCGAN-deep on CIFAR-10, from the official binary batches or an image folder
-//! such as the JPEG copy (`mkdir -p data/cifar10 && tar xzf ../shared/data/cifar10-jpeg.tar.gz -C data/cifar10`).
+//! Self-conditioned DCGAN-deep on CIFAR-10, from the official binary batches
+//! (`cifar-10-binary.tar.gz` from the data set's home page, unpacked so that `--data-dir` holds
+//! `data_batch_1.bin` ...) or from any folder of class folders of images.
 //!
 //! `cargo run --release --example cifar10 -- --data-dir data/cifar10/train --help`
 
-mod common;
-
 use std::process::ExitCode;
 
-use common::image_run::{Benchmark, ImageArgs, run};
+use selfcond_gan_runner::image::{Benchmark, ImageArgs, run};
+use selfcond_gan_runner::{alloc, report};
 
 fn main() -> ExitCode {
-    common::alloc::keep_freed_memory();
-    common::report(run(Benchmark::Cifar10, ImageArgs::from_command_line()))
+    alloc::keep_freed_memory();
+    report(run(Benchmark::Cifar10, ImageArgs::from_command_line()))
 }

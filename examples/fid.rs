@@ -12,8 +12,6 @@
 //! triples of MNIST training digits, `--real-count` of them, from `data/mnist`). Statistics of
 //! folders and data sets are cached under `~/.cache/selfcond-gan/fid/stats` (`--no-cache`).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -83,8 +81,8 @@ enum Source {
 }
 
 fn main() -> ExitCode {
-    common::alloc::keep_freed_memory();
-    common::report(run(Args::parse()))
+    selfcond_gan_runner::alloc::keep_freed_memory();
+    selfcond_gan_runner::report(run(Args::parse()))
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {

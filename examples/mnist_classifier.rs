@@ -3,8 +3,6 @@
 //!
 //! `./scripts/fetch-mnist.sh && cargo run --release --example mnist_classifier`
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -26,11 +24,11 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    common::alloc::keep_freed_memory();
+    selfcond_gan_runner::alloc::keep_freed_memory();
     let args = Args::parse();
-    common::report((|| {
+    selfcond_gan_runner::report((|| {
         let device = Device::default();
-        let (_, accuracy) = common::classifier::load_or_train(
+        let (_, accuracy) = selfcond_gan_runner::classifier::load_or_train(
             &args.classifier,
             &args.data_dir,
             &device,

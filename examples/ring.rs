@@ -2,15 +2,14 @@
 //!
 //! `cargo run --release --example ring -- --help`
 
-mod common;
-
 use std::process::ExitCode;
 
-use common::toy2d_run::{Toy2dArgs, run};
 use selfcond_gan::data::GaussianMixture2d;
+use selfcond_gan_runner::report;
+use selfcond_gan_runner::toy2d::{Toy2dArgs, run};
 
 fn main() -> ExitCode {
-    common::report(run(
+    report(run(
         "ring",
         |args| GaussianMixture2d::ring(args.radius),
         Toy2dArgs::from_command_line(),

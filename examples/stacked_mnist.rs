@@ -2,13 +2,12 @@
 //!
 //! `./scripts/fetch-mnist.sh && cargo run --release --example stacked_mnist -- --help`
 
-mod common;
-
 use std::process::ExitCode;
 
-use common::image_run::{Benchmark, ImageArgs, run};
+use selfcond_gan_runner::image::{Benchmark, ImageArgs, run};
+use selfcond_gan_runner::{alloc, report};
 
 fn main() -> ExitCode {
-    common::alloc::keep_freed_memory();
-    common::report(run(Benchmark::StackedMnist, ImageArgs::from_command_line()))
+    alloc::keep_freed_memory();
+    report(run(Benchmark::StackedMnist, ImageArgs::from_command_line()))
 }

@@ -12,7 +12,8 @@ WGPU_TARGET_DIR=${WGPU_TARGET_DIR:-$FLEX_TARGET/wgpu}
 ./scripts/fetch-fid-weights.sh
 
 echo "== tests on flex (CPU)"
-CARGO_TARGET_DIR=$FLEX_TARGET BURN_DEVICE=flex cargo test --release
+# --workspace: the library, the examples' runner and the timing tools.
+CARGO_TARGET_DIR=$FLEX_TARGET BURN_DEVICE=flex cargo test --release --workspace
 
 if ls /usr/share/vulkan/icd.d/*.json >/dev/null 2>&1; then
   echo "== tests on wgpu (Vulkan)"

@@ -61,12 +61,12 @@ pub mod cluster;
 pub mod control;
 pub mod data;
 pub mod error;
-#[cfg(feature = "flex")]
-mod fused_adam;
 pub mod host;
+mod kernels;
 pub mod metrics;
 pub mod model;
 pub mod npy;
+pub mod ops;
 pub mod rng;
 pub mod selfcond;
 pub mod train;

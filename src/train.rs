@@ -119,20 +119,7 @@ impl TrainConfig {
     /// settings, on flex computed in one pass per tensor with the same results. Public so that
     /// profiles time the optimiser training runs.
     pub fn adam(&self, device: &Device) -> ModuleOptimizer {
-        #[cfg(feature = "flex")]
-        if crate::model::is_flex(device) {
-            return crate::fused_adam::FusedAdam::module_optimizer(
-                self.beta1,
-                self.beta2,
-                self.epsilon,
-            );
-        }
-        let _ = device; // only flex has a fused path
-        burn::optim::AdamConfig::new()
-            .with_beta_1(self.beta1)
-            .with_beta_2(self.beta2)
-            .with_epsilon(self.epsilon)
-            .init()
+        crate::ops::adam(self.beta1, self.beta2, self.epsilon, device)
     }
 }
 

@@ -240,3 +240,38 @@ fn cifar10_example_trains_on_an_image_folder() {
     );
     std::fs::remove_dir_all(&base).ok();
 }
+
+/// Bad options are refused before any work, with the flag as typed; I/O errors name their path.
+#[test]
+fn ring_refuses_bad_options_before_any_work_naming_the_flag() {
+    let out = std::env::temp_dir().join(format!("selfcond-ring-refused-{}", std::process::id()));
+    let refused = |args: &[&str]| {
+        let output = Command::new(example("ring"))
+            .args(args)
+            .args(["--quiet", "--iters", "5"])
+            .output()
+            .expect("the ring example is built by `cargo test`");
+        assert!(!output.status.success(), "{args:?} must be refused");
+        String::from_utf8_lossy(&output.stderr).to_string()
+    };
+    let out_arg = out.to_str().unwrap();
+    for (args, expected) in [
+        (vec!["--k", "0"], "--k: must be at least 1"),
+        (
+            vec!["--eval-samples", "0"],
+            "--eval-samples: must be at least 1",
+        ),
+        (
+            vec!["--k", "60", "--cluster-points", "50"],
+            "--cluster-points 50",
+        ),
+        (vec!["--ema-decay", "1.5"], "--ema-decay"),
+        (vec!["--resume", "runs/anything"], "cannot be used with"),
+    ] {
+        let stderr = refused(&[args.as_slice(), &["--out", out_arg]].concat());
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!out.exists(), "{args:?} did work before refusing");
+    }
+    let stderr = refused(&["--out", "/proc/selfcond-nope"]);
+    assert!(stderr.contains("/proc/selfcond-nope"), "{stderr}");
+}

@@ -10,8 +10,6 @@
 //!
 //! Pictures, arrays and a `*.json` summary go to `--out` (default `<run>/control`).
 
-#[path = "../common/mod.rs"]
-mod common;
 mod images;
 mod loaded;
 mod toy;
@@ -120,8 +118,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    common::alloc::keep_freed_memory();
-    common::report(run(Cli::parse()))
+    selfcond_gan_runner::alloc::keep_freed_memory();
+    selfcond_gan_runner::report(run(Cli::parse()))
 }
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {

@@ -11,8 +11,8 @@ use selfcond_gan::npy;
 use selfcond_gan::rng::{SeededRng, stream};
 use serde_json::json;
 
-use crate::common::plot::scatter;
 use crate::loaded::Gan;
+use selfcond_gan_runner::plot::scatter;
 
 type ToyGan = Gan<Toy2dGenerator, Toy2dDiscriminator, 2>;
 type Outcome = Result<(), Box<dyn std::error::Error>>;

@@ -18,10 +18,10 @@ use burn::tensor::activation::{relu, tanh};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::blocks::{LatentEmbeddingConcat, latent_columns, leaky_relu};
-use crate::model::conv::{conv_transpose2d_forward, conv2d_forward};
+use crate::model::blocks::{LatentEmbeddingConcat, latent_columns};
 use crate::model::norm::BatchNorm;
 use crate::model::{ConditionalGenerator, Discriminator, LatentAffine, init};
+use crate::ops::{conv_transpose2d, conv2d, leaky_relu};
 use crate::rng::SeededRng;
 
 /// Which discriminator trunk.
@@ -188,9 +188,9 @@ impl ConditionalGenerator<4> for DcganGenerator {
         let x = self.project.forward(self.embedding.forward(z, c));
         let mut x = x.reshape([batch, 8 * self.width, 4, 4]);
         for (conv, norm) in self.upsample.iter().zip(&self.norms) {
-            x = relu(norm.forward(conv_transpose2d_forward(conv, x)));
+            x = relu(norm.forward(conv_transpose2d(conv, x)));
         }
-        tanh(conv2d_forward(&self.output, x))
+        tanh(conv2d(&self.output, x))
     }
 }
 
@@ -225,7 +225,7 @@ impl Discriminator<4> for DcganDiscriminator {
         let batch = x.dims()[0];
         let mut x = x;
         for (i, conv) in self.convs.iter().enumerate() {
-            x = conv2d_forward(conv, x);
+            x = conv2d(conv, x);
             if let Some(norm) = self.norms.get(i) {
                 x = norm.forward(x);
             }
@@ -239,8 +239,8 @@ impl Discriminator<4> for DcganDiscriminator {
     }
 
     /// The deep trunk has no BatchNorm, so the trainer scores real and fake in one pass: with
-    /// the Winograd convolutions on flex that took 4-5% less CPU time per deep step
-    /// (`perf stat` task-clock of `image_step_speed --depth deep`, 3 runs alternating).
+    /// the Winograd convolutions on flex that takes less CPU time per deep step than two passes
+    /// (`perf stat` task-clock of `image_step_speed --depth deep`; `docs/performance.md`).
     fn is_per_sample(&self) -> bool {
         self.norms.is_empty()
     }

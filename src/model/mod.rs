@@ -5,30 +5,7 @@
 //! clustering) and a linear head `D_h` with one logit per class.
 
 pub mod blocks;
-mod conv;
 pub mod dcgan;
-#[cfg(feature = "flex")]
-mod flex_batch_norm;
-#[cfg(feature = "flex")]
-mod flex_batched;
-#[cfg(feature = "flex")]
-mod flex_conv;
-#[cfg(feature = "flex")]
-mod flex_gemm;
-#[cfg(feature = "flex")]
-mod flex_leaky;
-#[cfg(feature = "flex")]
-mod flex_maxout;
-#[cfg(feature = "flex")]
-mod flex_patches;
-#[cfg(all(test, feature = "flex"))]
-mod flex_test_tensors;
-#[cfg(feature = "flex")]
-mod flex_winograd;
-#[cfg(feature = "flex")]
-mod flex_winograd_transforms;
-#[cfg(feature = "flex")]
-pub(crate) use flex_conv::{is_flex, is_flex_f32};
 pub mod init;
 pub mod norm;
 pub mod toy2d;
@@ -36,8 +13,7 @@ pub mod toy2d;
 use burn::module::Module;
 use burn::prelude::*;
 
-pub use blocks::{LatentEmbeddingConcat, Maxout, leaky_relu, mask_logits};
-pub use conv::{conv_transpose2d_forward, conv2d_forward};
+pub use blocks::{LatentEmbeddingConcat, Maxout, mask_logits};
 pub use dcgan::{DcganConfig, DcganDepth, DcganDiscriminator, DcganGenerator};
 pub use norm::BatchNorm;
 pub use toy2d::{Toy2dDiscriminator, Toy2dGenerator, Toy2dModelConfig};
@@ -79,9 +55,9 @@ pub trait Discriminator<const R: usize>: Module + Clone {
     fn head_logits(&self, features: Tensor<2>) -> Tensor<2>;
     /// True when each sample's logits depend on that sample alone (no BatchNorm in training
     /// mode). The trainer then scores real and fake batches in one forward pass: the same
-    /// losses up to rounding, with half the operations (about 4% of a 2D step). The default,
-    /// false, keeps them apart, as the reference code does, so batch statistics never mix real
-    /// and fake samples.
+    /// losses up to rounding, with half the operations, which shortens a 2D step measurably
+    /// (`docs/performance.md`, "What runs on the CPU, and why"). The default, false, keeps them
+    /// apart, as the reference code does, so batch statistics never mix real and fake samples.
     fn is_per_sample(&self) -> bool {
         false
     }

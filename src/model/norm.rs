@@ -4,9 +4,9 @@
 //! the whole activation) before each of its reductions, forward and backward, and on flex those
 //! copies cost more than the arithmetic. Here `[N, C, ...]` is viewed as `[N, C, L]` (free for a
 //! contiguous tensor) and reduced over `L`, then over `N`; the gradients come from autodiff.
-//! Forward + backward is 1.1-1.9x faster than Burn's layer on the shapes of this crate's models
-//! (README, "Images"). On flex, images go one step further: one kernel each way
-//! (`flex_batch_norm`).
+//! Forward + backward is faster than Burn's layer on the shapes of this crate's models
+//! (`docs/performance.md`). On flex, images go one step further: one kernel each way
+//! ([`crate::ops::batch_norm_train`]).
 //!
 //! The module is field for field Burn's `BatchNorm` (same names, same record), so checkpoints
 //! written with either load into the other, and the semantics are the same: batch statistics on
@@ -15,6 +15,9 @@
 
 use burn::module::{Flag, Module, Param, RunningState};
 use burn::prelude::*;
+
+use crate::ops;
+use crate::ops::batch_norm::per_channel;
 
 /// Batch normalisation over the channel axis (dimension 1) of `[N, C, ...]`.
 #[derive(Module, Debug)]
@@ -77,7 +80,8 @@ impl BatchNorm {
 
     fn forward_train(&self, x: Tensor<3>) -> Tensor<3> {
         let device = x.device();
-        let (out, mean, variance) = self.normalise_with_batch_statistics(x);
+        let (out, mean, variance) =
+            ops::batch_norm_train(x, self.gamma.val(), self.beta.val(), self.epsilon);
         let momentum = self.momentum;
         let update = |state: &RunningState<Tensor<1>>, batch: Tensor<1>| {
             let running = state.value_sync().to_device(&device);
@@ -90,33 +94,6 @@ impl BatchNorm {
         out
     }
 
-    /// The normalised `[N, C, L]` and the batch mean and biased variance `[C]`. On flex, images
-    /// (`L > 1`) take one kernel each way (`flex_batch_norm`); points keep the tensor operations,
-    /// so the 2D model's runs stay bit for bit what they were.
-    fn normalise_with_batch_statistics(&self, x: Tensor<3>) -> (Tensor<3>, Tensor<1>, Tensor<1>) {
-        #[cfg(feature = "flex")]
-        if x.dims()[2] > 1 && super::is_flex_f32(&x) {
-            let (out, statistics) = super::flex_batch_norm::batch_norm_train(
-                x,
-                self.gamma.val(),
-                self.beta.val(),
-                self.epsilon,
-            );
-            let channels = statistics.dims()[1];
-            let [mean, variance] =
-                [0, 1].map(|row| statistics.clone().narrow(0, row, 1).reshape([channels]));
-            return (out, mean, variance);
-        }
-        let mean = channel_mean(x.clone());
-        let centered = x - mean.clone();
-        let variance = channel_mean(centered.clone().square());
-        let scale = per_channel(self.gamma.val())
-            * variance.clone().add_scalar(self.epsilon).sqrt().recip();
-        let out = centered * scale + per_channel(self.beta.val());
-        let flat = |t: Tensor<3>| t.flatten::<1>(0, 2);
-        (out, flat(mean), flat(variance))
-    }
-
     fn forward_inference(&self, x: Tensor<3>) -> Tensor<3> {
         let device = x.device();
         let mean = self.running_mean.value().to_device(&device);
@@ -125,23 +102,6 @@ impl BatchNorm {
         let scale = self.gamma.val() * variance.add_scalar(self.epsilon).sqrt().recip();
         let shift = self.beta.val() - mean * scale.clone();
         x * per_channel(scale) + per_channel(shift)
-    }
-}
-
-/// `[C]` -> `[1, C, 1]`, to broadcast over `[N, C, L]`.
-fn per_channel(values: Tensor<1>) -> Tensor<3> {
-    let channels = values.dims()[0];
-    values.reshape([1, channels, 1])
-}
-
-/// Mean of `[N, C, L]` over `N` and `L`, as `[1, C, 1]`: the contiguous axis first.
-fn channel_mean(x: Tensor<3>) -> Tensor<3> {
-    let [_, _, per_sample] = x.dims();
-    // Points (`[N, C]`) skip the size-1 reduction: one operation fewer on the 2D hot path.
-    if per_sample == 1 {
-        x.mean_dim(0)
-    } else {
-        x.mean_dim(2).mean_dim(0)
     }
 }
 
