@@ -147,9 +147,23 @@ pub enum Error {
         /// Shape of one input given.
         got: Vec<usize>,
     },
-    /// Reading or writing a file failed.
-    #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
+    /// Data could not be written in a file format (a header too large for it, say).
+    #[error("could not encode {format}: {reason}")]
+    Encoding {
+        /// The format.
+        format: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// Reading or writing a file or directory failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
     /// A JSON document could not be written or read.
     #[error("JSON error: {0}")]
     Json(#[from] serde_json::Error),
@@ -161,6 +175,14 @@ impl Error {
         match fields.iter().find(|(_, value)| *value == 0) {
             Some(&(field, _)) => Err(Error::config(field, "must be at least 1")),
             None => Ok(()),
+        }
+    }
+
+    /// A closure that turns an I/O error on `path` into [`Error::Io`].
+    pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
+        move |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
         }
     }
 

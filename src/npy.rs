@@ -1,7 +1,6 @@
 //! Writing arrays in NumPy's `.npy` format (version 1.0), readable by `numpy.load`, and reading
 //! the little-endian, C-order arrays NumPy writes (versions 1 to 3).
 
-use std::io::Write;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -80,9 +79,7 @@ pub fn encode<T: NpyElement>(values: &[T], shape: &[usize]) -> Result<Vec<u8>> {
 /// Writes `values` with `shape` to `path` as `.npy`.
 pub fn write<T: NpyElement>(path: &Path, values: &[T], shape: &[usize]) -> Result<()> {
     let bytes = encode(values, shape)?;
-    let mut file = std::fs::File::create(path)?;
-    file.write_all(&bytes)?;
-    Ok(())
+    std::fs::write(path, bytes).map_err(Error::io(path))
 }
 
 /// An array read from `.npy` bytes.
@@ -217,7 +214,7 @@ pub fn decode(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
 
 /// Reads a `.npy` file; a malformed one is [`Error::BadDataFile`].
 pub fn read(path: &Path) -> Result<NpyArray> {
-    let bytes = std::fs::read(path)?;
+    let bytes = std::fs::read(path).map_err(Error::io(path))?;
     decode(&bytes).map_err(|reason| Error::BadDataFile {
         path: path.to_path_buf(),
         reason,

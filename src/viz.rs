@@ -148,7 +148,7 @@ pub fn cluster_rows(rows: &[(Tiles<'_>, Tiles<'_>)], per_side: usize) -> Result<
 pub fn save_png(image: &RgbImage, path: &Path) -> Result<()> {
     image
         .save_with_format(path, image::ImageFormat::Png)
-        .map_err(|e| Error::Io(std::io::Error::other(e)))
+        .map_err(|e| Error::io(path)(std::io::Error::other(e)))
 }
 
 #[cfg(test)]

@@ -433,3 +433,90 @@ fn image_models_with_batchnorm_resume_bit_for_bit() {
     );
     fs::remove_dir_all(&dir).ok();
 }
+
+/// Bytes that the files under `dir` take on a tmpfs: whole 4 KiB pages.
+fn pages_under(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|entry| match entry.path().is_dir() {
+            true => pages_under(&entry.path()),
+            false => entry.metadata().unwrap().len().div_ceil(4096) * 4096,
+        })
+        .sum()
+}
+
+/// A tmpfs mounted for one test, unmounted when dropped (a failed assertion included).
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    /// Mounts a tmpfs of `bytes` at a new directory; `None` where mounting is not permitted.
+    fn mount(name: &str, bytes: u64) -> Option<Self> {
+        let dir = scratch(name);
+        fs::create_dir_all(&dir).unwrap();
+        let size = format!("size={}k", bytes.div_ceil(1024));
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &size, "tmpfs"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then_some(SmallDisk(dir))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        std::process::Command::new("umount")
+            .arg(&self.0)
+            .status()
+            .ok();
+        fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+/// A checkpoint write that runs out of disk fails with a typed error naming the file it was
+/// writing, frees what it had staged, and the checkpoint before it still loads and resumes.
+#[test]
+fn a_full_disk_fails_the_write_and_keeps_the_previous_checkpoint() {
+    let (mut t, mut data) = start(LabelMode::SelfConditioned, 4);
+    losses(&mut t, &mut data, 3);
+    let probe = scratch("disk-size");
+    t.save_checkpoint(&probe, data.batch_rng()).unwrap();
+    let one = pages_under(&checkpoints_dir(&probe));
+    fs::remove_dir_all(&probe).ok();
+    // Room for one checkpoint and half of another.
+    let Some(disk) = SmallDisk::mount("full-disk", one + one / 2) else {
+        eprintln!("skipped: mounting a tmpfs needs root (CI runs as root)");
+        return;
+    };
+    let run = disk.0.clone();
+    let first = t.save_checkpoint(&run, data.batch_rng()).unwrap();
+    let after_first = losses(&mut t, &mut data, 2);
+    let error = t.save_checkpoint(&run, data.batch_rng()).unwrap_err();
+    match &error {
+        Error::Io { path, source } => {
+            assert!(
+                path.starts_with(checkpoints_dir(&run)),
+                "{}",
+                path.display()
+            );
+            assert_eq!(source.raw_os_error(), Some(28), "ENOSPC: {source}");
+        }
+        other => panic!("expected an I/O error naming its file, got {other}"),
+    }
+    assert!(
+        error.to_string().contains(&*run.to_string_lossy()),
+        "{error}"
+    );
+    let left: Vec<_> = fs::read_dir(checkpoints_dir(&run))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(!left.iter().any(|name| name.ends_with(".tmp")), "{left:?}");
+
+    let latest = Checkpoint::open_latest(&run).unwrap();
+    assert_eq!(latest.path(), first);
+    let mut resumed = resume(&run, &mut data);
+    assert_eq!(losses(&mut resumed, &mut data, 2), after_first);
+}

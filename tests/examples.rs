@@ -235,7 +235,7 @@ fn cifar10_example_trains_on_an_image_folder() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        !output.status.success() && stderr.contains("cifar10-jpeg.tar.gz"),
+        !output.status.success() && stderr.contains("cifar-10-binary.tar.gz"),
         "{stderr}"
     );
     std::fs::remove_dir_all(&base).ok();

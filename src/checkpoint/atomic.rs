@@ -7,19 +7,21 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Writes `bytes` to `path` (which must not be in use yet) and flushes them to the disk.
 pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file = File::create(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    Ok(())
+    let mut file = File::create(path).map_err(Error::io(path))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(Error::io(path))
 }
 
 /// Flushes a directory's entries (new names, renames) to the disk.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)?.sync_all()?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::io(dir))?;
     Ok(())
 }
 
@@ -29,7 +31,7 @@ pub(crate) fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let temporary = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     write_synced(&temporary, bytes)?;
-    fs::rename(&temporary, path)?;
+    fs::rename(&temporary, path).map_err(Error::io(path))?;
     sync_dir(dir)
 }
 

@@ -126,6 +126,16 @@ struct VersionOnly {
     format_version: u32,
 }
 
+/// Writes a checkpoint's files and manifest into `staging`, each flushed to the disk.
+fn stage(staging: &Path, files: &[(&str, Vec<u8>)], manifest: &[u8]) -> Result<()> {
+    fs::create_dir_all(staging).map_err(Error::io(staging))?;
+    for (file, bytes) in files {
+        atomic::write_synced(&staging.join(file), bytes)?;
+    }
+    atomic::write_synced(&staging.join(MANIFEST), manifest)?;
+    atomic::sync_dir(staging)
+}
+
 /// The checkpoints directory of a run directory.
 pub fn checkpoints_dir(run_dir: &Path) -> PathBuf {
     run_dir.join("checkpoints")
@@ -421,21 +431,21 @@ where
         let manifest_bytes = serde_json::to_vec_pretty(&manifest)?;
 
         let dir = checkpoints_dir(run_dir);
-        fs::create_dir_all(&dir)?;
+        fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
         let nonce = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
         let name = format!("iter-{:09}-{nonce:x}", self.iteration);
         let staging = dir.join(format!(".{name}.tmp"));
-        fs::create_dir_all(&staging)?;
-        for (file, bytes) in &files {
-            atomic::write_synced(&staging.join(file), bytes)?;
-        }
-        atomic::write_synced(&staging.join(MANIFEST), &manifest_bytes)?;
-        atomic::sync_dir(&staging)?;
         let path = dir.join(&name);
-        fs::rename(&staging, &path)?;
+        let staged = stage(&staging, &files, &manifest_bytes)
+            .and_then(|()| fs::rename(&staging, &path).map_err(Error::io(&path)));
+        if let Err(e) = staged {
+            // A full disk, say: free what was staged; LATEST still names the last checkpoint.
+            fs::remove_dir_all(&staging).ok();
+            return Err(e);
+        }
         atomic::sync_dir(&dir)?;
 
         let previous = fs::read_to_string(dir.join(LATEST)).ok();
@@ -443,7 +453,7 @@ where
         atomic::replace(&dir.join(LATEST), pointer.as_bytes())?;
         // Keep the new checkpoint and the one before it; anything else is stale.
         let previous = previous.and_then(|p| p.split_whitespace().next().map(str::to_string));
-        for entry in fs::read_dir(&dir)?.flatten() {
+        for entry in fs::read_dir(&dir).map_err(Error::io(&dir))?.flatten() {
             let entry_name = entry.file_name().to_string_lossy().to_string();
             let keep = entry_name == LATEST
                 || entry_name == name

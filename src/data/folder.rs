@@ -28,9 +28,11 @@ fn is_image(path: &Path) -> bool {
 }
 
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(Error::io(dir))?
         .map(|e| e.map(|e| e.path()))
-        .collect::<std::io::Result<_>>()?;
+        .collect::<std::io::Result<_>>()
+        .map_err(Error::io(dir))?;
     entries.sort();
     Ok(entries)
 }
@@ -41,7 +43,7 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
 /// trained on without the caller knowing.
 pub fn read_rgb_image(path: &Path, side: usize) -> Result<Vec<u8>> {
     let image = image::open(path).map_err(|e| match e {
-        image::ImageError::IoError(io) => Error::Io(io),
+        image::ImageError::IoError(io) => Error::io(path)(io),
         other => Error::BadDataFile {
             path: path.to_path_buf(),
             reason: other.to_string(),
@@ -75,8 +77,8 @@ pub fn read_image_folder(root: &Path, side: usize, limit: Option<usize>) -> Resu
     if !root.is_dir() {
         return Err(Error::MissingData {
             path: root.to_path_buf(),
-            hint: "expected a folder of class folders of images (for CIFAR-10: mkdir -p data/cifar10 && \
-                   tar xzf ../shared/data/cifar10-jpeg.tar.gz -C data/cifar10, then use data/cifar10/train)"
+            hint: "expected a folder of class folders of images (CIFAR-10 also reads the official \
+                   binary batches, cifar-10-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html)"
                 .into(),
         });
     }
@@ -208,7 +210,7 @@ mod tests {
         ));
         assert!(matches!(
             read_rgb_image(&dir.join("missing.png"), 32),
-            Err(Error::Io(_))
+            Err(Error::Io { .. })
         ));
         std::fs::remove_dir_all(&dir).ok();
     }

@@ -176,7 +176,7 @@ impl MnistClassifier {
             .into_bytes()
             .map_err(|e| Error::Device(format!("serialising the classifier: {e}")))?;
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
         }
         atomic::replace(path, &bytes)
     }

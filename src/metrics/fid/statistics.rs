@@ -1,9 +1,9 @@
 //! Mean and covariance of Inception features, accumulated in f64, and the Fréchet distance
 //! between two such Gaussians.
 //!
-//! The linear algebra runs on the host in f64 with `faer` (a symmetric eigendecomposition of a
-//! 2048 x 2048 matrix takes about a second here); f32 would lose digits FID needs, since it
-//! subtracts traces of several hundred to get values near 1.
+//! The linear algebra runs on the host in f64 with `faer` (two symmetric eigendecompositions of
+//! 2048 x 2048 matrices per distance; `docs/fid.md`, "What is computed"); f32 would lose digits
+//! FID needs, since it subtracts traces of several hundred to get values near 1.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -247,21 +247,21 @@ impl Gaussian {
 /// Writes named `.npy` arrays as an uncompressed `.npz`, via a temporary file and a rename so a
 /// crash never leaves half a file under `path`.
 fn write_npz<const N: usize>(path: &Path, arrays: [(&str, Vec<u8>); N]) -> Result<()> {
-    let zip_error = |e: zip::result::ZipError| Error::Io(std::io::Error::other(e));
     let temporary = path.with_extension("npz.partial");
+    let zip_error = |e: zip::result::ZipError| Error::io(&temporary)(std::io::Error::other(e));
     {
-        let file = std::fs::File::create(&temporary)?;
+        let file = std::fs::File::create(&temporary).map_err(Error::io(&temporary))?;
         let mut zip = zip::ZipWriter::new(file);
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Stored)
             .large_file(true);
         for (name, bytes) in arrays {
             zip.start_file(name, options).map_err(zip_error)?;
-            zip.write_all(&bytes)?;
+            zip.write_all(&bytes).map_err(Error::io(&temporary))?;
         }
         zip.finish().map_err(zip_error)?;
     }
-    std::fs::rename(&temporary, path)?;
+    std::fs::rename(&temporary, path).map_err(Error::io(path))?;
     Ok(())
 }
 
@@ -273,7 +273,7 @@ struct NpzReader<'a> {
 
 impl<'a> NpzReader<'a> {
     fn open(path: &'a Path) -> Result<Self> {
-        let file = std::fs::File::open(path)?;
+        let file = std::fs::File::open(path).map_err(Error::io(path))?;
         let zip = zip::ZipArchive::new(file).map_err(|e| Error::BadDataFile {
             path: path.to_path_buf(),
             reason: format!("not an .npz: {e}"),

@@ -35,7 +35,7 @@ pub fn read_torchscript_tensors(path: &Path) -> Result<HashMap<String, RawTensor
             path: path.to_path_buf(),
             hint: "run scripts/fetch-fid-weights.sh to download the FID Inception weights".into(),
         },
-        _ => Error::Io(e),
+        _ => Error::io(path)(e),
     })?;
     let mut archive =
         zip::ZipArchive::new(file).map_err(|e| bad(format!("not a TorchScript zip: {e}")))?;
