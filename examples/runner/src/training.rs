@@ -50,21 +50,35 @@ fn open_run<A: DeserializeOwned>(
 /// A run to resume: its newest checkpoint and what that carries besides the trainer.
 pub type Resumed<A> = (Checkpoint, RunState<A>);
 
+/// The settings a run goes with, and the checkpoint it goes on from when resumed.
+pub struct Prepared<A> {
+    /// The settings, checked.
+    pub args: A,
+    /// With `--resume`: the newest checkpoint and its state.
+    pub resumed: Option<Resumed<A>>,
+}
+
 /// The settings to run with, checked before any work: the command line's, or for `--resume`
 /// the saved ones merged with the command line's overrides, with the checkpoint to go on from.
 pub fn prepare<A: RunOptions>(
     args: A,
     given: &Given,
     name: &str,
-) -> Result<(A, Option<Resumed<A>>), Box<dyn std::error::Error>> {
+) -> Result<Prepared<A>, Box<dyn std::error::Error>> {
     args.check()?;
     let Some(dir) = args.resume().map(Path::to_path_buf) else {
-        return Ok((args, None));
+        return Ok(Prepared {
+            args,
+            resumed: None,
+        });
     };
     let (checkpoint, state) = open_run::<A>(&dir, name)?;
     let merged = options::merge_resumed(&state.args, &args, given, A::OVERRIDABLE, &dir)?;
     merged.check()?;
-    Ok((merged, Some((checkpoint, state))))
+    Ok(Prepared {
+        args: merged,
+        resumed: Some((checkpoint, state)),
+    })
 }
 
 /// Where a stretch of training ended.
@@ -109,30 +123,86 @@ impl Schedule {
     }
 }
 
-/// Trains up to `schedule.iters`, calling `at_boundary` (to checkpoint, draw, ...) at the end
-/// of each stretch; the last stretch always ends with a checkpoint due.
-pub fn train<G, M, const R: usize, S: BatchSource<R>>(
+/// A data source whose batch sampler a checkpoint carries.
+pub trait BatchStream {
+    /// The batch sampler's stream.
+    fn batch_rng(&self) -> &SeededRng;
+    /// Puts back a saved stream.
+    fn set_batch_rng(&mut self, rng: SeededRng);
+}
+
+/// What [`train`] needs to know of the run besides the trainer and the data.
+pub struct RunContext<'a, A> {
+    /// The example's name, saved in each checkpoint.
+    pub name: &'a str,
+    /// The run's settings, saved in each checkpoint.
+    pub args: &'a A,
+    /// The run directory.
+    pub out: &'a Path,
+    /// When to stop, checkpoint and draw.
+    pub schedule: Schedule,
+    /// Hide the progress bar.
+    pub quiet: bool,
+    /// When this process started on the run (before the trainer was built).
+    pub started: Instant,
+    /// Training seconds of the run's earlier processes.
+    pub seconds_before: f64,
+}
+
+/// What a finished training reports.
+pub struct Trained {
+    /// Training seconds in all, earlier processes included.
+    pub seconds: f64,
+    /// Resident memory (MiB) every 1,000 iterations of this process.
+    pub rss_mib: Vec<(usize, f64)>,
+}
+
+/// Trains up to the schedule's end with a progress bar, in stretches that end on boundaries:
+/// `draw` is called where a picture is due, and a checkpoint is written where one is due (the
+/// last stretch always ends with one).
+pub fn train<G, M, const R: usize, S, A>(
     trainer: &mut Trainer<G, M, R>,
     data: &mut S,
-    schedule: Schedule,
-    progress: &mut Progress,
-    mut at_boundary: impl FnMut(&mut Trainer<G, M, R>, &S, Boundary) -> RunResult,
-) -> RunResult
+    run: RunContext<'_, A>,
+    mut draw: impl FnMut(&mut Trainer<G, M, R>, usize) -> RunResult,
+) -> Result<Trained, Box<dyn std::error::Error>>
 where
     G: ConditionalGenerator<R>,
     M: Discriminator<R>,
+    S: BatchSource<R> + BatchStream,
+    A: Serialize + Clone,
 {
+    let schedule = run.schedule;
+    let mut progress = Progress::new(schedule.iters, trainer.iteration(), run.quiet)?;
     while trainer.iteration() < schedule.iters {
         let boundary = schedule.next(trainer.iteration());
-        trainer.fit(data, boundary.iteration - trainer.iteration(), progress)?;
-        at_boundary(trainer, data, boundary)?;
+        trainer.fit(
+            data,
+            boundary.iteration - trainer.iteration(),
+            &mut progress,
+        )?;
+        if boundary.picture {
+            draw(trainer, boundary.iteration)?;
+        }
+        if boundary.checkpoint {
+            let state = RunState {
+                dataset: run.name.to_string(),
+                args: run.args.clone(),
+                batch_rng: data.batch_rng().clone(),
+                seconds: seconds_since(run.started, run.seconds_before),
+            };
+            trainer.save_checkpoint(run.out, &state)?;
+        }
     }
     progress.bar.finish();
-    Ok(())
+    Ok(Trained {
+        seconds: seconds_since(run.started, run.seconds_before),
+        rss_mib: progress.rss_mib,
+    })
 }
 
 /// Seconds since `started`, plus those of the run's earlier processes.
-pub fn seconds_since(started: Instant, before: f64) -> f64 {
+fn seconds_since(started: Instant, before: f64) -> f64 {
     before + started.elapsed().as_secs_f64()
 }
 

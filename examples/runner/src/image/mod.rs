@@ -16,8 +16,7 @@ use selfcond_gan::{Checkpoint, LabelMode, SelfCondConfig, TrainConfig, Trainer};
 use serde::{Deserialize, Serialize};
 
 use crate::options::{self, Given, OptionError, RunOptions, at_least};
-use crate::progress::Progress;
-use crate::training::{self, RunState, Schedule};
+use crate::training::{self, BatchStream, RunContext, Schedule};
 use crate::{RunResult, classifier, create_dir};
 use evaluate::ClusteringSet;
 use figures::progress_grid;
@@ -159,7 +158,7 @@ impl RunOptions for ImageArgs {
 /// Runs (or resumes) an image experiment.
 pub fn run(benchmark: Benchmark, (args, given): (ImageArgs, Given)) -> RunResult {
     let name = benchmark.name();
-    let (args, resumed) = training::prepare(args, &given, name)?;
+    let training::Prepared { args, resumed } = training::prepare(args, &given, name)?;
     let k = match args.labels {
         LabelMode::Unconditional => 1,
         LabelMode::Supervised => match benchmark {
@@ -186,37 +185,23 @@ pub fn run(benchmark: Benchmark, (args, given): (ImageArgs, Given)) -> RunResult
         None => new_trainer(benchmark, &args, k, &clustering_set, &device)?,
     };
     let resumed_from = resumed.as_ref().map(|(c, _)| c.iteration());
-    let seconds_before = resumed.as_ref().map_or(0.0, |(_, s)| s.seconds);
-
-    let mut progress = Progress::new(args.iters, trainer.iteration(), args.quiet)?;
-    let schedule = Schedule {
-        iters: args.iters,
-        checkpoint_every: args.checkpoint_every,
-        picture_every: args.grid_every,
-    };
-    training::train(
-        &mut trainer,
-        &mut data,
-        schedule,
-        &mut progress,
-        |trainer, data, boundary| {
-            if boundary.picture {
-                let grid = out.join(format!("grids/iter-{:07}.png", boundary.iteration));
-                progress_grid(trainer, args.seed, &grid)?;
-            }
-            if boundary.checkpoint {
-                let state = RunState {
-                    dataset: name.into(),
-                    args: args.clone(),
-                    batch_rng: data.batch_rng().clone(),
-                    seconds: training::seconds_since(started, seconds_before),
-                };
-                trainer.save_checkpoint(&out, &state)?;
-            }
-            Ok(())
+    let run = RunContext {
+        name,
+        args: &args,
+        out: &out,
+        schedule: Schedule {
+            iters: args.iters,
+            checkpoint_every: args.checkpoint_every,
+            picture_every: args.grid_every,
         },
-    )?;
-    let seconds = training::seconds_since(started, seconds_before);
+        quiet: args.quiet,
+        started,
+        seconds_before: resumed.as_ref().map_or(0.0, |(_, s)| s.seconds),
+    };
+    let trained = training::train(&mut trainer, &mut data, run, |trainer, iteration| {
+        let grid = out.join(format!("grids/iter-{iteration:07}.png"));
+        progress_grid(trainer, args.seed, &grid)
+    })?;
 
     let classifier = match benchmark {
         Benchmark::StackedMnist => Some(classifier::load_or_train(
@@ -231,10 +216,10 @@ pub fn run(benchmark: Benchmark, (args, given): (ImageArgs, Given)) -> RunResult
         name,
         args: &args,
         k,
-        seconds,
+        seconds: trained.seconds,
         resumed_from,
         backend: format!("{device:?}"),
-        peak_rss_mib: progress.rss_mib.iter().map(|&(_, m)| m).reduce(f64::max),
+        peak_rss_mib: trained.rss_mib.iter().map(|&(_, m)| m).reduce(f64::max),
     };
     evaluate::evaluate_and_report(&mut trainer, classifier, &clustering_set, &out, report)
 }

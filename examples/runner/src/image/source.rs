@@ -11,6 +11,7 @@ use selfcond_gan::rng::{SeededRng, stream};
 use selfcond_gan::{Batch, BatchSource};
 
 use super::{Benchmark, ImageArgs};
+use crate::training::BatchStream;
 
 /// The training images of either benchmark.
 pub(super) enum Source {
@@ -61,15 +62,17 @@ impl Source {
             }
         }
     }
+}
 
-    pub(super) fn batch_rng(&self) -> &SeededRng {
+impl BatchStream for Source {
+    fn batch_rng(&self) -> &SeededRng {
         match self {
             Source::Stacked(s) => s.batch_rng(),
             Source::Images(s) => s.batch_rng(),
         }
     }
 
-    pub(super) fn set_batch_rng(&mut self, rng: SeededRng) {
+    fn set_batch_rng(&mut self, rng: SeededRng) {
         match self {
             Source::Stacked(s) => s.set_batch_rng(rng),
             Source::Images(s) => s.set_batch_rng(rng),

@@ -10,13 +10,12 @@ use burn::prelude::*;
 use clap::Parser;
 use selfcond_gan::data::{GaussianMixture2d, Toy2dDataset};
 use selfcond_gan::model::{Toy2dDiscriminator, Toy2dGenerator, Toy2dModelConfig};
-use selfcond_gan::rng::stream;
+use selfcond_gan::rng::{SeededRng, stream};
 use selfcond_gan::{Checkpoint, LabelMode, SelfCondConfig, TrainConfig, Trainer};
 use serde::{Deserialize, Serialize};
 
 use crate::options::{self, Given, OptionError, RunOptions, at_least, require};
-use crate::progress::Progress;
-use crate::training::{self, RunState, Schedule};
+use crate::training::{self, BatchStream, RunContext, Schedule};
 use crate::{RunResult, alloc, create_dir, threads};
 
 type Toy2dTrainer = Trainer<Toy2dGenerator, Toy2dDiscriminator, 2>;
@@ -115,7 +114,7 @@ pub fn run(
     mixture: fn(&Toy2dArgs) -> selfcond_gan::Result<GaussianMixture2d>,
     (args, given): (Toy2dArgs, Given),
 ) -> RunResult {
-    let (args, resumed) = training::prepare(args, &given, name)?;
+    let training::Prepared { args, resumed } = training::prepare(args, &given, name)?;
     alloc::keep_freed_memory();
     threads::one_thread_unless_configured();
     let mixture = mixture(&args)?;
@@ -144,40 +143,29 @@ pub fn run(
         None => new_trainer(name, &args, k, &data, &device)?,
     };
     let resumed_from = resumed.as_ref().map(|(c, _)| c.iteration());
-    let seconds_before = resumed.as_ref().map_or(0.0, |(_, s)| s.seconds);
-
-    let mut progress = Progress::new(args.iters, trainer.iteration(), args.quiet)?;
-    let schedule = Schedule {
-        iters: args.iters,
-        checkpoint_every: args.checkpoint_every,
-        picture_every: 0,
-    };
-    training::train(
-        &mut trainer,
-        &mut data,
-        schedule,
-        &mut progress,
-        |trainer, data, _| {
-            let state = RunState {
-                dataset: name.to_string(),
-                args: args.clone(),
-                batch_rng: data.batch_rng().clone(),
-                seconds: training::seconds_since(started, seconds_before),
-            };
-            trainer.save_checkpoint(&out, &state)?;
-            Ok(())
+    let run = RunContext {
+        name,
+        args: &args,
+        out: &out,
+        schedule: Schedule {
+            iters: args.iters,
+            checkpoint_every: args.checkpoint_every,
+            picture_every: 0,
         },
-    )?;
-    let seconds = training::seconds_since(started, seconds_before);
+        quiet: args.quiet,
+        started,
+        seconds_before: resumed.as_ref().map_or(0.0, |(_, s)| s.seconds),
+    };
+    let trained = training::train(&mut trainer, &mut data, run, |_, _| Ok(()))?;
 
     let report = evaluate::Report {
         name,
         args: &args,
         k,
-        seconds,
+        seconds: trained.seconds,
         resumed_from,
         backend: format!("{device:?}"),
-        rss_mib: progress.rss_mib,
+        rss_mib: trained.rss_mib,
     };
     evaluate::evaluate_and_report(&mut trainer, &mixture, &data, &out, report)
 }
@@ -246,4 +234,14 @@ fn resume_trainer(
         checkpoint.path().display()
     );
     Ok(trainer)
+}
+
+impl BatchStream for Toy2dDataset {
+    fn batch_rng(&self) -> &SeededRng {
+        Toy2dDataset::batch_rng(self)
+    }
+
+    fn set_batch_rng(&mut self, rng: SeededRng) {
+        Toy2dDataset::set_batch_rng(self, rng);
+    }
 }
