@@ -1,79 +1,37 @@
-//! Writing arrays in NumPy's `.npy` format (version 1.0), readable by `numpy.load`, and reading
-//! the little-endian, C-order arrays NumPy writes (versions 1 to 3).
+//! Arrays in NumPy's `.npy` format, through the `ndarray-npy` crate: written as NumPy writes
+//! them (format 1.0, C order, little-endian, the header padded to 64 bytes), read in either
+//! byte order and memory order.
 
 use std::path::Path;
 
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use ndarray_npy::{ReadNpyError, ReadNpyExt, ReadableElement, WritableElement, WriteNpyExt};
+
 use crate::error::{Error, Result};
 
-/// Element types the writer supports.
-pub trait NpyElement: Copy {
-    /// NumPy's type descriptor, e.g. `<f4`.
-    const DESCR: &'static str;
-    /// Little-endian bytes of one value.
-    fn write_le(self, out: &mut Vec<u8>);
-}
+/// Element types the writer supports: `f32`, `f64`, `u8` and `i64`.
+pub trait NpyElement: WritableElement + Copy {}
 
-impl NpyElement for f32 {
-    const DESCR: &'static str = "<f4";
-    fn write_le(self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_le_bytes());
-    }
-}
-
-impl NpyElement for u8 {
-    const DESCR: &'static str = "|u1";
-    fn write_le(self, out: &mut Vec<u8>) {
-        out.push(self);
-    }
-}
-
-impl NpyElement for f64 {
-    const DESCR: &'static str = "<f8";
-    fn write_le(self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_le_bytes());
-    }
-}
-
-impl NpyElement for i64 {
-    const DESCR: &'static str = "<i8";
-    fn write_le(self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_le_bytes());
-    }
-}
+impl NpyElement for f32 {}
+impl NpyElement for f64 {}
+impl NpyElement for u8 {}
+impl NpyElement for i64 {}
 
 /// Encodes `values` (row-major, C order) with `shape` as `.npy` bytes.
 pub fn encode<T: NpyElement>(values: &[T], shape: &[usize]) -> Result<Vec<u8>> {
     let expected: usize = shape.iter().product();
-    if expected != values.len() {
-        return Err(Error::DimensionMismatch {
+    let array =
+        ArrayViewD::from_shape(IxDyn(shape), values).map_err(|_| Error::DimensionMismatch {
             what: "npy values vs shape",
             expected,
             got: values.len(),
-        });
-    }
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_text = match dims.len() {
-        1 => format!("({},)", dims[0]),
-        _ => format!("({})", dims.join(", ")),
-    };
-    let mut header = format!(
-        "{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}",
-        T::DESCR,
-        shape_text
-    );
-    // Magic (6) + version (2) + header length (2) + header + '\n', padded to 64 bytes.
-    let unpadded = 10 + header.len() + 1;
-    header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
-    header.push('\n');
-
-    let mut out = Vec::with_capacity(10 + header.len() + values.len() * 4);
-    out.extend_from_slice(b"\x93NUMPY\x01\x00");
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    for &v in values {
-        v.write_le(&mut out);
-    }
-    Ok(out)
+        })?;
+    let mut bytes = Vec::with_capacity(128 + std::mem::size_of_val(values));
+    array.write_npy(&mut bytes).map_err(|e| Error::Encoding {
+        format: ".npy",
+        reason: e.to_string(),
+    })?;
+    Ok(bytes)
 }
 
 /// Writes `values` with `shape` to `path` as `.npy`.
@@ -97,11 +55,11 @@ pub struct NpyArray {
 pub enum NpyData {
     /// `|u1`
     U8(Vec<u8>),
-    /// `<f4`
+    /// `<f4` or `>f4`
     F32(Vec<f32>),
-    /// `<f8`
+    /// `<f8` or `>f8`
     F64(Vec<f64>),
-    /// `<i8`
+    /// `<i8` or `>i8`
     I64(Vec<i64>),
 }
 
@@ -127,89 +85,45 @@ impl NpyArray {
     }
 }
 
-/// Parses `.npy` bytes; big-endian, Fortran-order and other element types are refused with a
-/// message saying which.
+/// The array in `bytes` if its elements are `T`; `None` when they are of another type.
+fn read_as<T: ReadableElement>(bytes: &[u8]) -> std::result::Result<Option<ArrayD<T>>, String> {
+    match ArrayD::<T>::read_npy(bytes) {
+        Ok(array) => Ok(Some(array)),
+        Err(ReadNpyError::WrongDescriptor(_)) => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `array`'s values in row-major order, whatever the file's memory order.
+fn row_major<T: Copy>(array: ArrayD<T>, data: fn(Vec<T>) -> NpyData) -> NpyArray {
+    NpyArray {
+        shape: array.shape().to_vec(),
+        data: data(array.iter().copied().collect()),
+    }
+}
+
+/// Parses `.npy` bytes of `u8`, `f32`, `f64` or `i64` elements; other element types and
+/// malformed files are refused with a message saying why.
 pub fn decode(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err("not a .npy file (bad magic)".into());
+    if let Some(array) = read_as::<f32>(bytes)? {
+        return Ok(row_major(array, NpyData::F32));
     }
-    let (header_len, header_start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-            12,
-        ),
-        version => return Err(format!("unsupported .npy version {version}")),
-    };
-    let data_start = header_start + header_len;
-    let header = bytes
-        .get(header_start..data_start)
-        .and_then(|h| std::str::from_utf8(h).ok())
-        .ok_or("truncated or non-text header")?;
-    let field = |key: &str| -> std::result::Result<&str, String> {
-        let at = header
-            .find(&format!("'{key}':"))
-            .ok_or(format!("header has no '{key}'"))?;
-        Ok(header[at + key.len() + 3..].trim_start())
-    };
-    let descr = field("descr")?;
-    let descr = descr
-        .strip_prefix('\'')
-        .and_then(|d| d.split('\'').next())
-        .ok_or("malformed descr")?;
-    if !field("fortran_order")?.starts_with("False") {
-        return Err("Fortran-order arrays are not supported".into());
+    if let Some(array) = read_as::<u8>(bytes)? {
+        return Ok(row_major(array, NpyData::U8));
     }
-    let shape_text = field("shape")?;
-    let shape_text = shape_text
-        .strip_prefix('(')
-        .and_then(|s| s.split(')').next())
-        .ok_or("malformed shape")?;
-    let shape = shape_text
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<usize>()
-                .map_err(|e| format!("shape entry {s}: {e}"))
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    let count = shape
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or("shape overflows")?;
-    let body = &bytes[data_start.min(bytes.len())..];
-    let width = match descr {
-        "|u1" => 1,
-        "<f4" => 4,
-        "<f8" | "<i8" => 8,
-        other => return Err(format!("unsupported element type {other}")),
-    };
-    if count.checked_mul(width) != Some(body.len()) {
-        return Err(format!(
-            "shape {shape:?} needs {count} x {width} bytes, the file holds {}",
-            body.len()
-        ));
+    if let Some(array) = read_as::<f64>(bytes)? {
+        return Ok(row_major(array, NpyData::F64));
     }
-    let data = match descr {
-        "|u1" => NpyData::U8(body.to_vec()),
-        "<f4" => NpyData::F32(
-            body.chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
-        ),
-        "<f8" => NpyData::F64(
-            body.chunks_exact(8)
-                .map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default()))
-                .collect(),
-        ),
-        _ => NpyData::I64(
-            body.chunks_exact(8)
-                .map(|b| i64::from_le_bytes(b.try_into().unwrap_or_default()))
-                .collect(),
-        ),
+    if let Some(array) = read_as::<i64>(bytes)? {
+        return Ok(row_major(array, NpyData::I64));
+    }
+    let descr = match ArrayD::<f32>::read_npy(bytes) {
+        Err(ReadNpyError::WrongDescriptor(descr)) => descr.to_string(),
+        _ => "?".into(),
     };
-    Ok(NpyArray { shape, data })
+    Err(format!(
+        "unsupported element type {descr} (u8, f32, f64 and i64 are read)"
+    ))
 }
 
 /// Reads a `.npy` file; a malformed one is [`Error::BadDataFile`].
@@ -235,12 +149,35 @@ mod tests {
         assert_eq!((scalar.shape.len(), scalar.to_f64()), (0, vec![7.0]));
         let pixels = decode(&encode(&[1u8, 2, 3], &[1, 3]).unwrap()).unwrap();
         assert_eq!(pixels.data, NpyData::U8(vec![1, 2, 3]));
-        assert!(decode(&bytes[..bytes.len() - 1]).is_err());
-        assert!(decode(b"\x93NUMPY\x09\x00").is_err());
-        let mut big_endian = bytes.clone();
-        let at = big_endian.windows(3).position(|w| w == b"<f8").unwrap();
-        big_endian[at] = b'>';
-        assert!(decode(&big_endian).unwrap_err().contains(">f8"));
+        let floats = decode(&encode(&[0.5f32, -1.0], &[2]).unwrap()).unwrap();
+        assert_eq!(floats.data, NpyData::F32(vec![0.5, -1.0]));
+        assert!(decode(&bytes[..bytes.len() - 1]).is_err(), "truncated");
+        assert!(
+            decode(&[bytes.as_slice(), &[0]].concat()).is_err(),
+            "trailing bytes"
+        );
+        assert!(decode(b"\x93NUMPY\x09\x00").is_err(), "unknown version");
+        let mut other_type = bytes.clone();
+        let at = other_type.windows(3).position(|w| w == b"<f8").unwrap();
+        other_type[at + 1] = b'i';
+        other_type[at + 2] = b'2';
+        assert!(decode(&other_type).unwrap_err().contains("i2"));
+    }
+
+    #[test]
+    fn big_endian_and_fortran_order_read_in_row_major_order() {
+        // NumPy: np.array([[1, 2, 3], [4, 5, 6]], dtype='>f4', order='F').
+        let header = "{'descr': '>f4', 'fortran_order': True, 'shape': (2, 3), }";
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        let padded = format!("{header:<117}\n");
+        bytes.extend_from_slice(&(padded.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(padded.as_bytes());
+        for v in [1.0f32, 4.0, 2.0, 5.0, 3.0, 6.0] {
+            bytes.extend_from_slice(&v.to_be_bytes());
+        }
+        let array = decode(&bytes).unwrap();
+        assert_eq!(array.shape, [2, 3]);
+        assert_eq!(array.data, NpyData::F32(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
     }
 
     #[test]
@@ -251,6 +188,7 @@ mod tests {
         assert_eq!((10 + header_len) % 64, 0);
         let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
         assert!(header.contains("'descr': '<f4'"));
+        assert!(header.contains("'fortran_order': False"));
         assert!(header.contains("'shape': (3, 2)"));
         assert!(header.ends_with('\n'));
         let data = &bytes[10 + header_len..];
