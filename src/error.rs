@@ -33,6 +33,16 @@ pub enum Error {
         /// Points available.
         points: usize,
     },
+    /// A metric needs more samples than it was given.
+    #[error("{metric} needs at least {needed} samples in each set, got {got}")]
+    TooFewSamples {
+        /// The metric and the setting that asks for the samples.
+        metric: &'static str,
+        /// Samples needed.
+        needed: usize,
+        /// Samples in the smaller set.
+        got: usize,
+    },
     /// Two tensors or arrays that must agree in one dimension do not.
     #[error("dimension mismatch for {what}: expected {expected}, got {got}")]
     DimensionMismatch {
