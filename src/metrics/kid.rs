@@ -147,7 +147,14 @@ mod tests {
             "{null:?} {shifted:?}"
         );
         assert!(null.mean.abs() < 3.0 * null.std, "unbiased: {null:?}");
-        assert_eq!(run(&other), shifted, "seeded subsets");
+        // Seeded subsets: the same draws again (up to the rounding of another kernel choice on
+        // autotuning backends); other draws would move the mean by about std / sqrt(20).
+        let again = run(&other);
+        let tolerance = 1e-4 * shifted.mean.abs();
+        assert!(
+            (again.mean - shifted.mean).abs() <= tolerance,
+            "{again:?} {shifted:?}"
+        );
     }
 
     #[test]
