@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::host;
 
 /// Rows of one block of a distance matrix: a block of 1,000 x 10,000 distances is 40 MB.
-const BLOCK_ROWS: usize = 1_000;
+pub(crate) const BLOCK_ROWS: usize = 1_000;
 
 /// `n` feature vectors of `dim` values each, row-major.
 #[derive(Debug, Clone, Copy)]
@@ -105,11 +105,11 @@ impl DeviceSet {
     }
 }
 
-/// The blocks of rows `0..n` the distance passes walk through.
-pub(crate) fn blocks(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+/// Blocks of at most `rows` rows that cover `0..n`.
+pub(crate) fn blocks(n: usize, rows: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
     (0..n)
-        .step_by(BLOCK_ROWS)
-        .map(move |start| start..(start + BLOCK_ROWS).min(n))
+        .step_by(rows)
+        .map(move |start| start..(start + rows).min(n))
 }
 
 /// Squared Euclidean distances `[queries, refs]` between the rows of `queries` and `refs`,
@@ -125,10 +125,11 @@ pub(crate) fn kth_neighbour_squared_distances(
     features: &Features,
     set: &DeviceSet,
     k: usize,
+    block_rows: usize,
     device: &Device,
 ) -> Result<Vec<f32>> {
     let mut radii = Vec::with_capacity(features.len());
-    for rows in blocks(features.len()) {
+    for rows in blocks(features.len(), block_rows) {
         let mut distances = host::floats(squared_distances(features.tensor(rows, device), set))?;
         for row in distances.chunks_mut(features.len()) {
             // The k-th smallest (from 0) of the row counts the row itself, at distance 0, first.
