@@ -10,7 +10,9 @@
 //!
 //! The pieces, each usable alone:
 //! - [`model`]: the traits a conditional generator and a split discriminator implement, the
-//!   blocks they use, and the paper's 2D architectures;
+//!   blocks they use, and the paper's 2D and DCGAN architectures;
+//! - [`ops`]: the operations the models call (convolutions, batch norm, activations, Adam),
+//!   each running Burn's kernel or the crate's own, whichever is faster for the backend;
 //! - [`cluster`]: k-means on device and Hungarian cluster matching;
 //! - [`selfcond`]: the reclustering scheduler that labels batches;
 //! - [`train`]: the trainer, with self-conditioned, supervised, unconditional and random labels;
@@ -18,8 +20,8 @@
 //! - [`control`]: sampling by cluster, SeFa directions, interpolation and latent inversion;
 //! - [`data`]: the 2D ring and grid benchmarks and their metrics, MNIST / Stacked-MNIST and
 //!   CIFAR-10 readers;
-//! - [`metrics`]: the MNIST classifier, Stacked-MNIST mode counting and FID with the standard
-//!   Inception-v3 weights;
+//! - [`metrics`]: the MNIST classifier, Stacked-MNIST mode counting, FID with the standard
+//!   Inception-v3 weights, KID, precision / recall and density / coverage;
 //! - [`viz`]: sample grids and the paper's per-cluster figure as PNG.
 //!
 //! ## Example: a few iterations on the 2D ring
