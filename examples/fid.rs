@@ -8,24 +8,23 @@
 //! `--real` and `--fake` each take an image folder (`<root>/<class>/*.png|jpg`), a `.npy` of
 //! uint8 images `[n, h, w, 3]` (the examples' `samples.npy`), a run directory holding one, a
 //! `.npz` of statistics (ours or pytorch-fid's), or a data set name: `cifar10-train`,
-//! `cifar10-test` (under `--data-dir`, default `data/cifar10`) or `stacked-mnist` (seeded
-//! triples of MNIST training digits, `--real-count` of them, from `data/mnist`). Statistics of
+//! `cifar10-test` (under `--data-dir`, default `data/cifar10`: the official binary batches, or
+//! the folders `train/` and `test/`) or `stacked-mnist` (seeded triples of MNIST training
+//! digits, `--real-count` of them, from `data/mnist`). Statistics of
 //! folders and data sets are cached under `~/.cache/selfcond-gan/fid/stats` (`--no-cache`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use burn::prelude::*;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use selfcond_gan::data::{MnistSplit, StackedMnist, read_image_folder, read_mnist};
 use selfcond_gan::metrics::fid::{
     FID_FEATURE_DIM, FeatureStatistics, FidExtractor, Gaussian, default_weights_path,
     frechet_distance,
 };
-use selfcond_gan::npy::{self, NpyData};
-use selfcond_gan::rng::stream;
+use selfcond_gan_runner::evaluation::sources::{ImageSet, Source, SourceOptions, cache_dir, open};
 use serde_json::json;
 
 #[derive(Parser, Debug)]
@@ -70,16 +69,6 @@ struct Args {
     out: Option<PathBuf>,
 }
 
-/// Where a set's images come from.
-enum Source {
-    Statistics(PathBuf),
-    Images {
-        pixels: Vec<u8>,
-        side: usize,
-        cache_key: Option<String>,
-    },
-}
-
 fn main() -> ExitCode {
     selfcond_gan_runner::alloc::keep_freed_memory();
     selfcond_gan_runner::report(run(Args::parse()))
@@ -88,17 +77,23 @@ fn main() -> ExitCode {
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let device = Device::default();
     let weights = args.weights.clone().unwrap_or_else(default_weights_path);
+    let options = SourceOptions {
+        data_dir: args.data_dir.clone(),
+        size: args.size,
+        limit: args.limit,
+        real_count: args.real_count,
+    };
     let mut extractor = None;
     let mut timing = Vec::new();
     let mut gaussian_of =
         |spec: &str, role: &str| -> Result<Gaussian, Box<dyn std::error::Error>> {
-            let (pixels, side, cache_key) = match open(spec, &args)? {
+            let ImageSet {
+                pixels,
+                side,
+                cache_key,
+            } = match open(spec, &options)? {
                 Source::Statistics(path) => return Ok(Gaussian::load_npz(&path)?),
-                Source::Images {
-                    pixels,
-                    side,
-                    cache_key,
-                } => (pixels, side, cache_key),
+                Source::Images(set) => set,
             };
             let cache = cache_key
                 .filter(|_| !args.no_cache)
@@ -212,112 +207,5 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn stats_cache_dir() -> PathBuf {
-    default_weights_path()
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-        .join("stats")
-}
-
-/// A cache file name for a folder: its canonical path, image count and side.
-fn cache_key(root: &Path, count: usize, side: usize) -> String {
-    let canonical = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    let name: String = canonical
-        .to_string_lossy()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    format!("{}-{count}-{side}", name.trim_matches('-'))
-}
-
-fn open(spec: &str, args: &Args) -> Result<Source, Box<dyn std::error::Error>> {
-    let limit = args.limit;
-    let path = Path::new(spec);
-    let named_cifar = |split: &str| {
-        args.data_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("data/cifar10"))
-            .join(split)
-    };
-    let root = match spec {
-        "cifar10-train" => named_cifar("train"),
-        "cifar10-test" => named_cifar("test"),
-        "stacked-mnist" => return stacked_mnist(args),
-        _ if path.extension().is_some_and(|e| e == "npz") => {
-            return Ok(Source::Statistics(path.to_path_buf()));
-        }
-        _ if path.extension().is_some_and(|e| e == "npy") => return samples(path, limit),
-        _ if path.join("samples.npy").is_file() => {
-            return samples(&path.join("samples.npy"), limit);
-        }
-        _ => path.to_path_buf(),
-    };
-    let images = read_image_folder(&root, args.size, None)?;
-    let mut pixels = images.images.pixels;
-    let per_image = 3 * args.size * args.size;
-    if let Some(limit) = limit {
-        // Spread over the classes, which the folder lists one after another.
-        let count = pixels.len() / per_image;
-        let take = limit.min(count);
-        pixels = (0..take)
-            .flat_map(|i| {
-                let j = i * count / take;
-                pixels[j * per_image..(j + 1) * per_image].to_vec()
-            })
-            .collect();
-    }
-    let count = pixels.len() / per_image;
-    Ok(Source::Images {
-        pixels,
-        side: args.size,
-        cache_key: Some(cache_key(&root, count, args.size)),
-    })
-}
-
-/// The examples' `samples.npy`: uint8 `[n, h, w, 3]`, turned channel-major.
-fn samples(path: &Path, limit: Option<usize>) -> Result<Source, Box<dyn std::error::Error>> {
-    let array = npy::read(path)?;
-    let (NpyData::U8(values), [n, h, w, 3]) = (&array.data, array.shape.as_slice()) else {
-        return Err(format!(
-            "{}: expected uint8 images [n, h, w, 3], got shape {:?}",
-            path.display(),
-            array.shape
-        )
-        .into());
-    };
-    if h != w {
-        return Err(format!("{}: images must be square, got {h} x {w}", path.display()).into());
-    }
-    let n = limit.map_or(*n, |l| l.min(*n));
-    let plane = h * w;
-    let mut pixels = vec![0u8; n * 3 * plane];
-    for (i, image) in values.chunks_exact(3 * plane).take(n).enumerate() {
-        for (p, rgb) in image.chunks_exact(3).enumerate() {
-            for c in 0..3 {
-                pixels[(i * 3 + c) * plane + p] = rgb[c];
-            }
-        }
-    }
-    Ok(Source::Images {
-        pixels,
-        side: *h,
-        cache_key: None,
-    })
-}
-
-fn stacked_mnist(args: &Args) -> Result<Source, Box<dyn std::error::Error>> {
-    let dir = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("data/mnist"));
-    let mnist = read_mnist(&dir, MnistSplit::Train)?;
-    let count = args
-        .limit
-        .map_or(args.real_count, |l| l.min(args.real_count));
-    let set = StackedMnist::new(&mnist, count, 1, &mut stream(0, 0), stream(0, 1))?;
-    let pixels = (0..set.len()).flat_map(|i| set.image(i)).collect();
-    Ok(Source::Images {
-        pixels,
-        side: 32,
-        cache_key: Some(format!("stacked-mnist-seed0-{count}")),
-    })
+    cache_dir().join("stats")
 }

@@ -4,6 +4,8 @@
 //!
 //! - [`toy2d`]: the 2D ring and grid (Table 1 of the paper);
 //! - [`image`]: Stacked-MNIST and CIFAR-10 with the DCGANs;
+//! - [`evaluation`]: every metric of finished runs, one table row per setting (`evaluate`),
+//!   and where the images compared come from (also `fid`);
 //! - [`options`]: argument checks with the flag's name, and how a resumed run merges the
 //!   command line with its saved settings;
 //! - [`training`]: the training loop in stretches between checkpoints;
@@ -12,6 +14,7 @@
 
 pub mod alloc;
 pub mod classifier;
+pub mod evaluation;
 pub mod image;
 pub mod options;
 pub mod plot;

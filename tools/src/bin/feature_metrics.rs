@@ -1,6 +1,7 @@
 //! KID, precision / recall and density / coverage between two feature files (`.npy`, float32
-//! `[N, D]`), printed as one JSON line. `scripts/check_feature_metrics.py` runs it beside
-//! torch-fidelity's KID and the `prdc` package on the same features.
+//! `[N, D]`), and the Inception Score of a logits file, printed as one JSON line.
+//! `scripts/check_feature_metrics.py` runs it beside torch-fidelity's KID and Inception Score
+//! and the `prdc` package on the same numbers.
 //!
 //! `cargo run --release -p selfcond-gan-tools --bin feature_metrics -- --real r.npy --fake f.npy`
 
@@ -10,7 +11,8 @@ use std::process::ExitCode;
 use burn::prelude::*;
 use clap::Parser;
 use selfcond_gan::metrics::{
-    Features, KidConfig, kernel_inception_distance, nearest_neighbour_metrics,
+    Features, InceptionScoreConfig, KidConfig, inception_score, kernel_inception_distance,
+    nearest_neighbour_metrics,
 };
 use selfcond_gan::npy::{self, NpyData};
 use serde_json::json;
@@ -36,6 +38,10 @@ struct Args {
     /// Neighbours for density and coverage.
     #[arg(long, default_value_t = 5)]
     k_dc: usize,
+    /// Logits, float32 `[N, C]`, to take the Inception Score of (10 splits, torch-fidelity's
+    /// permutation).
+    #[arg(long)]
+    is_logits: Option<PathBuf>,
 }
 
 /// The values and width of a float32 `[N, D]` file.
@@ -63,7 +69,16 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let kid = kernel_inception_distance(&real, &fake, &kid_config, &device)?;
     let pr = nearest_neighbour_metrics(&real, &fake, args.k_pr, &device)?;
     let dc = nearest_neighbour_metrics(&real, &fake, args.k_dc, &device)?;
+    let is = match &args.is_logits {
+        Some(path) => {
+            let (logits, classes) = read_features(path)?;
+            let score = inception_score(&logits, classes, &InceptionScoreConfig::new())?;
+            json!({"is_mean": score.mean, "is_std": score.std})
+        }
+        None => json!(null),
+    };
     let report = json!({
+        "inception_score": is,
         "kid_mean": kid.mean,
         "kid_std": kid.std,
         "precision": pr.precision,

@@ -28,6 +28,8 @@ struct RunMetrics {
     labels: LabelMode,
     ema_decay: Option<f64>,
     k: usize,
+    /// The ring's radius (`evaluate` rebuilds the mixture from it); none for the grid.
+    radius: Option<f32>,
     seed: u64,
     iterations: usize,
     seconds: f64,
@@ -66,6 +68,7 @@ pub(super) fn evaluate_and_report(
         labels: args.labels,
         ema_decay: args.ema_decay,
         k,
+        radius: (name == "ring").then_some(args.radius),
         seed: args.seed,
         iterations: args.iters,
         seconds: report.seconds,
