@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use burn::prelude::*;
 use clap::Parser;
@@ -66,9 +67,15 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let kid_config = KidConfig::new()
         .with_subsets(args.kid_subsets)
         .with_subset_size(args.kid_subset_size);
+    let started = Instant::now();
     let kid = kernel_inception_distance(&real, &fake, &kid_config, &device)?;
+    let kid_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
     let pr = nearest_neighbour_metrics(&real, &fake, args.k_pr, &device)?;
+    let pr_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
     let dc = nearest_neighbour_metrics(&real, &fake, args.k_dc, &device)?;
+    let dc_seconds = started.elapsed().as_secs_f64();
     let is = match &args.is_logits {
         Some(path) => {
             let (logits, classes) = read_features(path)?;
@@ -87,6 +94,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "coverage": dc.coverage,
         "k_pr": args.k_pr,
         "k_dc": args.k_dc,
+        "seconds": {"kid": kid_seconds, "precision_recall": pr_seconds, "density_coverage": dc_seconds},
     });
     println!("{report}");
     Ok(())
