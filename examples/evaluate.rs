@@ -8,8 +8,8 @@
 //! ```
 //!
 //! 2D runs get modes, high-quality fraction and reverse KL; Stacked-MNIST runs modes and
-//! reverse KL with the MNIST classifier; image runs FID, IS (given pytorch-fid's weights with
-//! `--is-weights`), KID, precision / recall and density / coverage on the Inception features;
+//! reverse KL with the MNIST classifier; image runs FID, IS (given pytorch-fid's weights:
+//! `--is-weights`, `$SELFCOND_IS_WEIGHTS` or beside the FID weights), KID, precision / recall and density / coverage on the Inception features;
 //! self-conditioned runs the NMI, purity and ARI their training recorded. Real features are
 //! cached per data set. `--help` lists every option.
 

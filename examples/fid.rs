@@ -24,7 +24,7 @@ use selfcond_gan::metrics::fid::{
     FID_FEATURE_DIM, FeatureStatistics, FidExtractor, Gaussian, default_weights_path,
     frechet_distance,
 };
-use selfcond_gan_runner::evaluation::sources::{ImageSet, Source, SourceOptions, cache_dir, open};
+use selfcond_gan_runner::evaluation::sources::{ImageSet, Source, SourceOptions, open};
 use serde_json::json;
 
 #[derive(Parser, Debug)]
@@ -207,5 +207,5 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn stats_cache_dir() -> PathBuf {
-    cache_dir().join("stats")
+    selfcond_gan::metrics::fid::cache_dir().join("stats")
 }

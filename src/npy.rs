@@ -135,6 +135,34 @@ pub fn read(path: &Path) -> Result<NpyArray> {
     })
 }
 
+/// Reads a float32 matrix `[rows, columns]` (with `columns` when given), returning its values
+/// row-major and its shape; anything else is [`Error::BadDataFile`] saying what was found.
+pub fn read_f32_matrix(path: &Path, columns: Option<usize>) -> Result<(Vec<f32>, [usize; 2])> {
+    let array = read(path)?;
+    let expected = columns.map_or("D".to_string(), |c| c.to_string());
+    let reason = match (array.data, array.shape.as_slice()) {
+        (NpyData::F32(values), &[rows, width]) if columns.is_none_or(|c| c == width) => {
+            return Ok((values, [rows, width]));
+        }
+        (NpyData::F32(_), shape) => {
+            format!("expected float32 [N, {expected}], got shape {shape:?}")
+        }
+        (other, _) => format!(
+            "expected float32 [N, {expected}], got {} values",
+            match other {
+                NpyData::U8(_) => "uint8",
+                NpyData::F64(_) => "float64",
+                NpyData::I64(_) => "int64",
+                _ => "other",
+            }
+        ),
+    };
+    Err(Error::BadDataFile {
+        path: path.to_path_buf(),
+        reason,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,6 +75,15 @@ impl<'a> Features<'a> {
     }
 }
 
+/// Mean and population standard deviation (NumPy's `std`) of per-subset or per-split
+/// estimates.
+pub(crate) fn mean_and_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    (mean, variance.sqrt())
+}
+
 /// Two sets of the same width, checked.
 pub(crate) fn same_width(real: &Features, fake: &Features) -> Result<()> {
     if real.dim() != fake.dim() {

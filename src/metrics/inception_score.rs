@@ -21,7 +21,7 @@ use burn::tensor::TensorData;
 use rand_mt::Mt;
 use serde::{Deserialize, Serialize};
 
-use super::features::{Features, blocks};
+use super::features::{Features, blocks, mean_and_std};
 use crate::error::{Error, Result};
 use crate::host;
 
@@ -43,10 +43,7 @@ pub fn default_weights_path() -> PathBuf {
     if let Some(path) = std::env::var_os(WEIGHTS_ENV) {
         return PathBuf::from(path);
     }
-    let fid = super::fid::default_weights_path();
-    fid.parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-        .join("pt_inception-2015-12-05-6726825d.pth")
+    super::fid::cache_dir().join("pt_inception-2015-12-05-6726825d.pth")
 }
 
 /// The Inception's softmax layer, turning pool features into logits.
@@ -97,7 +94,7 @@ impl InceptionLogits {
         let bytes = fc.read().map_err(|e| bad(e.to_string()))?;
         let values = bytes
             .chunks_exact(4)
-            .map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
         Self::from_weight(values, device)
     }
@@ -184,25 +181,22 @@ pub fn inception_score(
         });
     }
     let order = match config.shuffle_seed {
-        Some(seed) => numpy_legacy_permutation(n, seed),
+        Some(seed) => numpy_legacy_permutation(n, seed)?,
         None => (0..n).collect(),
     };
-    let log_probabilities: Vec<Vec<f64>> = order
-        .iter()
-        .map(|&i| log_softmax(&logits.values()[i * classes..(i + 1) * classes]))
-        .collect();
+    // One split's log-probabilities at a time: all of them at once would be n x 1008 f64.
     let scores: Vec<f64> = (0..config.splits)
         .map(|s| {
-            split_score(&log_probabilities[s * n / config.splits..(s + 1) * n / config.splits])
+            let rows = &order[s * n / config.splits..(s + 1) * n / config.splits];
+            let log_probabilities: Vec<Vec<f64>> = rows
+                .iter()
+                .map(|&i| log_softmax(&logits.values()[i * classes..(i + 1) * classes]))
+                .collect();
+            split_score(&log_probabilities)
         })
         .collect();
-    let count = scores.len() as f64;
-    let mean = scores.iter().sum::<f64>() / count;
-    let variance = scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / count;
-    Ok(InceptionScore {
-        mean,
-        std: variance.sqrt(),
-    })
+    let (mean, std) = mean_and_std(&scores);
+    Ok(InceptionScore { mean, std })
 }
 
 fn log_softmax(logits: &[f32]) -> Vec<f64> {
@@ -220,7 +214,9 @@ fn log_softmax(logits: &[f32]) -> Vec<f64> {
         .collect()
 }
 
-/// `exp(mean_x sum_y p(y|x) (log p(y|x) - log p(y)))` with `p(y)` the split's mean.
+/// `exp(mean_x sum_y p(y|x) (log p(y|x) - log p(y)))` with `p(y)` the split's mean. A term
+/// whose `p(y|x)` underflowed to 0 counts 0, the limit of `p log p`; torch-fidelity's
+/// `0 * inf` makes the whole score NaN there.
 fn split_score(log_probabilities: &[Vec<f64>]) -> f64 {
     let classes = log_probabilities[0].len();
     let mut marginal = vec![0.0; classes];
@@ -237,7 +233,10 @@ fn split_score(log_probabilities: &[Vec<f64>]) -> f64 {
         .map(|row| {
             row.iter()
                 .zip(&log_marginal)
-                .map(|(l, lm)| l.exp() * (l - lm))
+                .map(|(l, lm)| match l.exp() {
+                    0.0 => 0.0,
+                    p => p * (l - lm),
+                })
                 .sum::<f64>()
         })
         .sum::<f64>()
@@ -247,8 +246,15 @@ fn split_score(log_probabilities: &[Vec<f64>]) -> f64 {
 
 /// `numpy.random.RandomState(seed).permutation(n)`: the legacy seeding of MT19937 with a
 /// 32-bit integer, then a Fisher-Yates shuffle of `0..n` drawing each index by masked
-/// rejection on 32-bit outputs (`n` below 2^32).
-pub fn numpy_legacy_permutation(n: usize, seed: u32) -> Vec<usize> {
+/// rejection on 32-bit outputs. NumPy switches to 64-bit outputs from 2^32 samples on, which
+/// this does not follow, so such `n` are refused.
+pub fn numpy_legacy_permutation(n: usize, seed: u32) -> Result<Vec<usize>> {
+    if u32::try_from(n).is_err() {
+        return Err(Error::config(
+            "shuffle_seed",
+            format!("NumPy's permutation is followed below 2^32 samples, got {n}"),
+        ));
+    }
     let mut mt = Mt::new(seed);
     let mut order: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {
@@ -262,7 +268,7 @@ pub fn numpy_legacy_permutation(n: usize, seed: u32) -> Vec<usize> {
         };
         order.swap(i, j as usize);
     }
-    order
+    Ok(order)
 }
 
 #[cfg(test)]
@@ -320,15 +326,25 @@ mod tests {
     fn the_permutation_is_numpys() {
         // From numpy.random.RandomState(seed).permutation(n).
         assert_eq!(
-            numpy_legacy_permutation(10, 2020),
+            numpy_legacy_permutation(10, 2020).unwrap(),
             [2, 4, 9, 1, 5, 7, 6, 3, 8, 0]
         );
-        assert_eq!(numpy_legacy_permutation(7, 0), [6, 2, 1, 3, 0, 5, 4]);
-        let long = numpy_legacy_permutation(50_000, 2020);
+        assert_eq!(
+            numpy_legacy_permutation(7, 0).unwrap(),
+            [6, 2, 1, 3, 0, 5, 4]
+        );
+        let long = numpy_legacy_permutation(50_000, 2020).unwrap();
         assert_eq!(long[..5], [24397, 39273, 6546, 13504, 49765]);
         assert_eq!(long[49_995..], [18523, 44739, 47734, 40259, 41824]);
-        assert_eq!(numpy_legacy_permutation(1, 5), vec![0]);
-        assert!(numpy_legacy_permutation(0, 5).is_empty());
+        assert_eq!(numpy_legacy_permutation(1, 5).unwrap(), vec![0]);
+        assert!(numpy_legacy_permutation(0, 5).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_class_whose_probability_underflows_counts_zero_not_nan() {
+        // exp(-1000) is 0 in f64: class 1 has p = 0 in every row, p(y) = (1, 0), IS = 1.
+        let score = inception_score(&[0.0, -1000.0, 0.0, -1000.0], 2, &config(1)).unwrap();
+        assert_eq!(score.mean, 1.0);
     }
 
     #[test]

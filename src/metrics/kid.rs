@@ -7,7 +7,7 @@ use burn::prelude::*;
 use rand::seq::index::sample;
 use serde::{Deserialize, Serialize};
 
-use super::features::{Features, same_width};
+use super::features::{Features, mean_and_std, same_width};
 use crate::error::{Error, Result};
 use crate::host;
 use crate::rng::seeded;
@@ -61,13 +61,8 @@ pub fn kernel_inception_distance(
         let y = fake.select(&sample(&mut rng, fake.len(), m).into_vec(), device);
         estimates.push(unbiased_mmd2(x, y, real.dim())?);
     }
-    let n = estimates.len() as f64;
-    let mean = estimates.iter().sum::<f64>() / n;
-    let variance = estimates.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / n;
-    Ok(Kid {
-        mean,
-        std: variance.sqrt(),
-    })
+    let (mean, std) = mean_and_std(&estimates);
+    Ok(Kid { mean, std })
 }
 
 /// `[sum_{i != j} k(x_i, x_j) + sum_{i != j} k(y_i, y_j)] / (m (m - 1)) - 2 sum k(x_i, y_j) / m^2`.

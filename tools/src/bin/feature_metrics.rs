@@ -15,7 +15,7 @@ use selfcond_gan::metrics::{
     Features, InceptionScoreConfig, KidConfig, inception_score, kernel_inception_distance,
     nearest_neighbour_metrics,
 };
-use selfcond_gan::npy::{self, NpyData};
+use selfcond_gan::npy;
 use serde_json::json;
 
 /// Sample-based metrics between two sets of feature vectors.
@@ -46,14 +46,9 @@ struct Args {
 }
 
 /// The values and width of a float32 `[N, D]` file.
-fn read_features(path: &Path) -> Result<(Vec<f32>, usize), Box<dyn std::error::Error>> {
-    let array = npy::read(path)?;
-    match (array.data, array.shape.as_slice()) {
-        (NpyData::F32(values), &[_, dim]) => Ok((values, dim)),
-        (_, shape) => {
-            Err(format!("{}: expected float32 [N, D], got {shape:?}", path.display()).into())
-        }
-    }
+fn read_features(path: &Path) -> selfcond_gan::Result<(Vec<f32>, usize)> {
+    let (values, [_, dim]) = npy::read_f32_matrix(path, None)?;
+    Ok((values, dim))
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {

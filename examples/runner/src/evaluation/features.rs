@@ -5,11 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
+use selfcond_gan::metrics::fid::cache_dir;
 use selfcond_gan::metrics::fid::{FID_FEATURE_DIM, FidExtractor};
-use selfcond_gan::npy::{self, NpyData};
+use selfcond_gan::npy;
 
-use super::sources::{ImageSet, cache_dir};
+use super::sources::ImageSet;
 use crate::create_dir;
 
 /// How a features pass runs.
@@ -42,7 +43,7 @@ impl FeaturePass<'_> {
             .filter(|_| self.use_cache)
             .map(|key| cache_dir().join("features").join(format!("{key}.npy")));
         if let Some(path) = cache.as_ref().filter(|p| p.is_file()) {
-            let values = read_features(path, set.len())?;
+            let values = read_cached(path, set.len(), false)?;
             eprintln!("{role}: cached features {}", path.display());
             return Ok(SetFeatures {
                 values,
@@ -54,7 +55,7 @@ impl FeaturePass<'_> {
             .as_ref()
             .map(|path| path.with_extension("partial.npy"));
         let mut values = match partial.as_ref().filter(|p| p.is_file()) {
-            Some(path) => read_partial(path, set.len())?,
+            Some(path) => read_cached(path, set.len(), true)?,
             None => Vec::new(),
         };
         let done = values.len() / FID_FEATURE_DIM;
@@ -96,17 +97,13 @@ impl FeaturePass<'_> {
         position: usize,
         role: &str,
     ) -> Result<ProgressBar, Box<dyn std::error::Error>> {
-        let bar = if self.quiet {
-            ProgressBar::hidden()
-        } else {
-            ProgressBar::new(len as u64)
-        };
-        bar.set_style(ProgressStyle::with_template(
+        let bar = crate::progress::bar(
+            len,
+            position,
+            self.quiet,
             "{msg} {elapsed_precise} [{bar:40}] {pos}/{len} images ({per_sec}, eta {eta})",
-        )?);
+        )?;
         bar.set_message(format!("Inception features, {role}"));
-        bar.set_position(position as u64);
-        bar.reset_eta();
         Ok(bar)
     }
 }
@@ -124,33 +121,22 @@ pub fn save(path: &Path, values: &[f32]) -> Result<(), Box<dyn std::error::Error
     Ok(())
 }
 
-fn read_features(path: &Path, count: usize) -> Result<Vec<f32>, Box<dyn std::error::Error>> {
-    let values = read_partial(path, count)?;
-    if values.len() != count * FID_FEATURE_DIM {
-        return Err(stale(path, values.len() / FID_FEATURE_DIM, count).into());
-    }
-    Ok(values)
-}
-
-/// Cached rows of at most `count` images.
-fn read_partial(path: &Path, count: usize) -> Result<Vec<f32>, Box<dyn std::error::Error>> {
-    let array = npy::read(path)?;
-    match (array.data, array.shape.as_slice()) {
-        (NpyData::F32(values), &[rows, FID_FEATURE_DIM]) if rows <= count => Ok(values),
-        (_, &[rows, FID_FEATURE_DIM]) => Err(stale(path, rows, count).into()),
-        (_, shape) => Err(format!(
-            "{}: expected float32 features [n, {FID_FEATURE_DIM}], got {shape:?}",
+/// Cached features of a set of `count` images: all of them, or with `partial` at most that.
+fn read_cached(
+    path: &Path,
+    count: usize,
+    partial: bool,
+) -> Result<Vec<f32>, Box<dyn std::error::Error>> {
+    let (values, [rows, _]) = npy::read_f32_matrix(path, Some(FID_FEATURE_DIM))?;
+    if rows > count || (!partial && rows != count) {
+        return Err(format!(
+            "{}: cached features of {rows} images, the set has {count}; delete the file or \
+             pass --no-cache",
             path.display()
         )
-        .into()),
+        .into());
     }
-}
-
-fn stale(path: &Path, rows: usize, count: usize) -> String {
-    format!(
-        "{}: cached features of {rows} images, the set has {count}; delete the file or pass --no-cache",
-        path.display()
-    )
+    Ok(values)
 }
 
 /// Where `--save-features` puts one run's generated features.

@@ -30,35 +30,13 @@ pub(super) fn evaluate(
 ) -> Result<Vec<Evaluation>, Box<dyn std::error::Error>> {
     let device = Device::default();
     let stacked = runs[0].dataset == "stacked_mnist";
-    let data_dir = args.data_dir.clone().unwrap_or_else(|| {
-        if stacked {
-            "data/mnist"
-        } else {
-            "data/cifar10"
-        }
-        .into()
-    });
-    let real_spec = args.real.clone().unwrap_or_else(|| {
-        if stacked {
-            "stacked-mnist"
-        } else {
-            "cifar10-train"
-        }
-        .into()
-    });
-    let fakes = runs
-        .iter()
-        .map(|run| read_samples(&run.dir.join("samples.npy"), args.samples))
-        .collect::<Result<Vec<_>, _>>()?;
-    let options = SourceOptions {
-        data_dir: Some(data_dir.clone()),
-        size: fakes[0].side,
-        limit: args.real_limit,
-        real_count: args.real_count,
+    let (default_dir, default_real) = match stacked {
+        true => ("data/mnist", "stacked-mnist"),
+        false => ("data/cifar10", "cifar10-train"),
     };
-    let real = open_images(&real_spec, &options)?;
-    check_sizes(&real, &fakes, runs, args)?;
-
+    let data_dir = args.data_dir.clone().unwrap_or_else(|| default_dir.into());
+    let real_spec = args.real.clone().unwrap_or_else(|| default_real.into());
+    // The softmax weights first: a bad file is refused before any image is read.
     let is_path = args.is_weights.clone().unwrap_or_else(default_weights_path);
     let is_layer = if is_path.is_file() {
         Some(InceptionLogits::load(&is_path, &device)?)
@@ -70,6 +48,19 @@ pub(super) fn evaluate(
         );
         None
     };
+    let fakes = runs
+        .iter()
+        .map(|run| read_samples(&run.dir.join("samples.npy"), args.samples))
+        .collect::<Result<Vec<_>, _>>()?;
+    let options = SourceOptions {
+        data_dir: Some(data_dir.clone()),
+        size: fakes[0].side,
+        limit: args.real_limit,
+        real_count: args.real_count,
+    };
+    let real = open_images(&real_spec, &options)?;
+    check_sizes(&real, &fakes, runs, args, is_layer.is_some())?;
+
     let classifier = match stacked {
         true => {
             Some(classifier::load_or_train(&args.classifier, &data_dir, &device, args.quiet)?.0)
@@ -162,7 +153,21 @@ fn check_sizes(
     fakes: &[ImageSet],
     runs: &[Run],
     args: &EvaluateArgs,
+    inception_score: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    if args.save_features.is_some() && runs.len() > 1 {
+        for (i, run) in runs.iter().enumerate() {
+            if let Some(other) = runs[..i].iter().find(|r| r.name() == run.name()) {
+                return Err(format!(
+                    "--save-features: {} and {} would both write {}/fake.npy",
+                    other.dir.display(),
+                    run.dir.display(),
+                    run.name()
+                )
+                .into());
+            }
+        }
+    }
     if real.side != fakes[0].side {
         return Err(format!(
             "the real images are {0} x {0}, the runs' samples {1} x {1}",
@@ -187,7 +192,7 @@ fn check_sizes(
                 "precision / recall need more than {} images in each set, got {smaller}",
                 args.k_pr.max(args.k_dc)
             ))
-        } else if args.is_splits > fake.len() {
+        } else if inception_score && args.is_splits > fake.len() {
             Some(format!(
                 "--is-splits {} exceeds its {} samples",
                 args.is_splits,

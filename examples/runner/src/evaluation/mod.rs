@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use selfcond_gan::data::GaussianMixture2d;
-use selfcond_gan::npy::{self, NpyData};
+use selfcond_gan::npy;
 use serde_json::{Map, Value, json};
 
 use crate::options::{OptionError, at_least, require};
@@ -227,15 +227,6 @@ fn evaluate_2d(run: &Run) -> Result<Map<String, Value>, Box<dyn std::error::Erro
 }
 
 fn read_points(path: &Path) -> Result<Vec<[f32; 2]>, Box<dyn std::error::Error>> {
-    let array = npy::read(path)?;
-    match (array.data, array.shape.as_slice()) {
-        (NpyData::F32(values), [_, 2]) => {
-            Ok(values.chunks_exact(2).map(|p| [p[0], p[1]]).collect())
-        }
-        (_, shape) => Err(format!(
-            "{}: expected float32 points [n, 2], got {shape:?}",
-            path.display()
-        )
-        .into()),
-    }
+    let (values, _) = npy::read_f32_matrix(path, Some(2))?;
+    Ok(values.chunks_exact(2).map(|p| [p[0], p[1]]).collect())
 }

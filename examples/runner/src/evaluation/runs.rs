@@ -80,7 +80,9 @@ pub fn read_setting(dirs: &[PathBuf]) -> Result<Vec<Run>, Box<dyn std::error::Er
         .iter()
         .map(|dir| Run::read(dir))
         .collect::<Result<Vec<_>, _>>()?;
-    let first = &runs[0];
+    let Some(first) = runs.first() else {
+        return Err("no run directory given".into());
+    };
     for run in &runs[1..] {
         let differs = [
             ("data set", &first.dataset, &run.dataset),

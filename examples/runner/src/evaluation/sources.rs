@@ -95,6 +95,12 @@ fn cifar10(
             CifarSplit::Train => "binary-train",
             CifarSplit::Test => "binary-test",
         };
+        // Named after the real folder, so that two copies in different places never share
+        // a cache entry.
+        let dir = dir.canonicalize().map_err(|source| crate::PathError {
+            path: dir.clone(),
+            source,
+        })?;
         (read_cifar10(&dir, split)?.pixels, dir.join(name))
     } else {
         let root = dir.join(match split {
@@ -156,8 +162,12 @@ pub fn read_samples(
         )
         .into());
     };
-    if h != w {
-        return Err(format!("{}: images must be square, got {h} x {w}", path.display()).into());
+    if h != w || *h == 0 {
+        return Err(format!(
+            "{}: images must be square and not empty, got {h} x {w}",
+            path.display()
+        )
+        .into());
     }
     let n = limit.map_or(*n, |l| l.min(*n));
     let plane = h * w;
@@ -204,11 +214,4 @@ fn cache_key(root: &Path, count: usize, side: usize) -> String {
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
     format!("{}-{count}-{side}", name.trim_matches('-'))
-}
-
-/// Where cached statistics and features live: beside the FID weights.
-pub fn cache_dir() -> PathBuf {
-    selfcond_gan::metrics::fid::default_weights_path()
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
